@@ -262,8 +262,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut entries: Vec<(String, Node)> = Vec::new();
-        while let Some(key) = map.next_key::<Value>()? {
-            let key = match key {
+        while let Some(key) = map.next_key::<Spanned<Value>>()? {
+            // Errors point at the key: for a block mapping or list its value starts a line later.
+            let key_location = Location { document: 0, line: key.referenced.line(), column: key.referenced.column() };
+            let key = match key.value {
                 Value::String(s) => s,
                 Value::Int(i) => i.to_string(),
                 Value::Float(f) => f.to_string(),
@@ -273,7 +275,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
                     return Err(de::Error::custom("mapping keys must be scalars"));
                 }
             };
-            let value = map.next_value::<Node>()?;
+            let mut value = map.next_value::<Node>()?;
+            value.location = Some(key_location);
             if entries.iter().any(|(k, _)| *k == key) {
                 return Err(de::Error::custom(format!("duplicate key `{key}`")));
             }

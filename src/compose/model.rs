@@ -1,0 +1,796 @@
+//! The compose document as typed data. Unknown keys are errors, as in compose itself.
+//!
+//! Short and long syntax are unified where serde can do it without losing the error
+//! path (environment lists, depends_on lists, string commands); ports, volumes and
+//! unit strings are parsed by `build`, which reports each entry's exact path.
+
+use std::collections::BTreeMap;
+
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+/// Fields compose accepts that we only need to know are present.
+pub type Any = Option<Json>;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeFile {
+    /// Obsolete in the compose spec; accepted and ignored.
+    #[serde(default)]
+    pub version: Any,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    #[serde(default, deserialize_with = "nullable_map")]
+    pub volumes: BTreeMap<String, VolumeDefinition>,
+    #[serde(default, deserialize_with = "nullable_map")]
+    pub networks: BTreeMap<String, NetworkDefinition>,
+    #[serde(default)]
+    pub configs: BTreeMap<String, FileObjectDefinition>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, FileObjectDefinition>,
+    #[serde(default)]
+    pub include: Any,
+    #[serde(default)]
+    pub models: Any,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub build: Any,
+    #[serde(default)]
+    pub command: Option<Command>,
+    #[serde(default)]
+    pub entrypoint: Option<Command>,
+    #[serde(default, deserialize_with = "key_values")]
+    pub environment: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub env_file: Any,
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    #[serde(default)]
+    pub user: Option<Scalar>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub domainname: Option<String>,
+    #[serde(default, deserialize_with = "key_values")]
+    pub labels: BTreeMap<String, Option<String>>,
+    #[serde(default, deserialize_with = "key_values")]
+    pub annotations: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub ports: Vec<Port>,
+    #[serde(default)]
+    pub expose: Vec<Scalar>,
+    #[serde(default)]
+    pub volumes: Vec<VolumeMount>,
+    #[serde(default)]
+    pub volumes_from: Any,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub tmpfs: Vec<String>,
+    #[serde(default)]
+    pub shm_size: Option<Scalar>,
+    #[serde(default)]
+    pub deploy: Option<Deploy>,
+    #[serde(default)]
+    pub scale: Option<Scalar>,
+    #[serde(default)]
+    pub restart: Option<String>,
+    #[serde(default)]
+    pub healthcheck: Option<Healthcheck>,
+    #[serde(default, deserialize_with = "depends_on")]
+    pub depends_on: BTreeMap<String, Dependency>,
+    #[serde(default)]
+    pub links: Vec<String>,
+    #[serde(default)]
+    pub external_links: Any,
+    #[serde(default, deserialize_with = "networks")]
+    pub networks: BTreeMap<String, ServiceNetwork>,
+    #[serde(default)]
+    pub network_mode: Option<String>,
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    #[serde(default)]
+    pub stop_grace_period: Option<String>,
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    #[serde(default, deserialize_with = "extra_hosts")]
+    pub extra_hosts: Vec<(String, String)>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub dns: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_opt: Vec<String>,
+    #[serde(default)]
+    pub init: Option<Scalar>,
+    #[serde(default)]
+    pub privileged: Option<Scalar>,
+    #[serde(default)]
+    pub read_only: Option<Scalar>,
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    #[serde(default)]
+    pub pid: Option<String>,
+    #[serde(default)]
+    pub ipc: Option<String>,
+    #[serde(default)]
+    pub container_name: Option<String>,
+    #[serde(default)]
+    pub pull_policy: Option<String>,
+    #[serde(default)]
+    pub stdin_open: Option<Scalar>,
+    #[serde(default)]
+    pub tty: Option<Scalar>,
+    #[serde(default)]
+    pub configs: Any,
+    #[serde(default)]
+    pub secrets: Any,
+    #[serde(default)]
+    pub extends: Any,
+    // Legacy (v2) resource keys, still common in the wild.
+    #[serde(default)]
+    pub cpus: Option<Scalar>,
+    #[serde(default)]
+    pub mem_limit: Option<Scalar>,
+    #[serde(default)]
+    pub mem_reservation: Option<Scalar>,
+    #[serde(default)]
+    pub pids_limit: Option<Scalar>,
+    // Keys with no Kubernetes counterpart: accepted, and reported as warnings by `build`.
+    #[serde(default)]
+    pub attach: Any,
+    #[serde(default)]
+    pub blkio_config: Any,
+    #[serde(default)]
+    pub cgroup: Any,
+    #[serde(default)]
+    pub cgroup_parent: Any,
+    #[serde(default)]
+    pub cpu_count: Any,
+    #[serde(default)]
+    pub cpu_percent: Any,
+    #[serde(default)]
+    pub cpu_shares: Any,
+    #[serde(default)]
+    pub cpu_period: Any,
+    #[serde(default)]
+    pub cpu_quota: Any,
+    #[serde(default)]
+    pub cpu_rt_runtime: Any,
+    #[serde(default)]
+    pub cpu_rt_period: Any,
+    #[serde(default)]
+    pub cpuset: Any,
+    #[serde(default)]
+    pub credential_spec: Any,
+    #[serde(default)]
+    pub develop: Any,
+    #[serde(default)]
+    pub device_cgroup_rules: Any,
+    #[serde(default)]
+    pub devices: Any,
+    #[serde(default)]
+    pub driver_opts: Any,
+    #[serde(default)]
+    pub gpus: Any,
+    #[serde(default)]
+    pub group_add: Any,
+    #[serde(default)]
+    pub isolation: Any,
+    #[serde(default)]
+    pub label_file: Any,
+    #[serde(default)]
+    pub logging: Any,
+    #[serde(default)]
+    pub log_driver: Any,
+    #[serde(default)]
+    pub log_opt: Any,
+    #[serde(default)]
+    pub mac_address: Any,
+    #[serde(default)]
+    pub mem_swappiness: Any,
+    #[serde(default)]
+    pub memswap_limit: Any,
+    #[serde(default)]
+    pub models: Any,
+    #[serde(default)]
+    pub oom_kill_disable: Any,
+    #[serde(default)]
+    pub oom_score_adj: Any,
+    #[serde(default)]
+    pub platform: Any,
+    #[serde(default)]
+    pub post_start: Any,
+    #[serde(default)]
+    pub pre_stop: Any,
+    #[serde(default)]
+    pub provider: Any,
+    #[serde(default)]
+    pub pull_refresh_after: Any,
+    #[serde(default)]
+    pub runtime: Any,
+    #[serde(default)]
+    pub security_opt: Any,
+    #[serde(default)]
+    pub storage_opt: Any,
+    #[serde(default)]
+    pub sysctls: Any,
+    #[serde(default)]
+    pub ulimits: Any,
+    #[serde(default)]
+    pub use_api_socket: Any,
+    #[serde(default)]
+    pub userns_mode: Any,
+    #[serde(default)]
+    pub uts: Any,
+    #[serde(default)]
+    pub volume_driver: Any,
+}
+
+impl Service {
+    /// Keys that parse but mean nothing on Kubernetes, with the reason shown to the user.
+    pub fn keys_without_kubernetes_meaning(&self) -> Vec<(&'static str, &'static str)> {
+        let runtime_tuning = "a container-runtime setting with no Kubernetes pod field; ignored";
+        let candidates: [(&'static str, &Any, &'static str); 40] = [
+            ("attach", &self.attach, "log attachment is a docker compose client setting; ignored"),
+            ("blkio_config", &self.blkio_config, runtime_tuning),
+            ("cgroup", &self.cgroup, runtime_tuning),
+            ("cgroup_parent", &self.cgroup_parent, runtime_tuning),
+            ("cpu_count", &self.cpu_count, "use cpus or deploy.resources; ignored"),
+            ("cpu_percent", &self.cpu_percent, "use cpus or deploy.resources; ignored"),
+            ("cpu_shares", &self.cpu_shares, "relative CPU weight has no Kubernetes field; use deploy.resources.reservations.cpus; ignored"),
+            ("cpu_period", &self.cpu_period, runtime_tuning),
+            ("cpu_quota", &self.cpu_quota, "use cpus or deploy.resources.limits.cpus; ignored"),
+            ("cpu_rt_runtime", &self.cpu_rt_runtime, runtime_tuning),
+            ("cpu_rt_period", &self.cpu_rt_period, runtime_tuning),
+            ("cpuset", &self.cpuset, "CPU pinning is the kubelet's CPU manager's job; ignored"),
+            ("credential_spec", &self.credential_spec, "Windows credential specs are not supported; ignored"),
+            ("develop", &self.develop, "compose watch is a development-time feature; ignored"),
+            ("device_cgroup_rules", &self.device_cgroup_rules, runtime_tuning),
+            ("devices", &self.devices, "host devices need a Kubernetes device plugin; ignored"),
+            ("driver_opts", &self.driver_opts, runtime_tuning),
+            ("gpus", &self.gpus, "request GPUs through deploy.resources.reservations.devices; ignored"),
+            ("group_add", &self.group_add, "supplementary groups are not translated yet; ignored"),
+            ("isolation", &self.isolation, runtime_tuning),
+            ("label_file", &self.label_file, "files cannot be read from a cluster; put labels inline; ignored"),
+            ("logging", &self.logging, "the cluster's log pipeline collects container output; ignored"),
+            ("log_driver", &self.log_driver, "the cluster's log pipeline collects container output; ignored"),
+            ("log_opt", &self.log_opt, "the cluster's log pipeline collects container output; ignored"),
+            ("mac_address", &self.mac_address, "pod networking assigns addresses; ignored"),
+            ("mem_swappiness", &self.mem_swappiness, runtime_tuning),
+            ("memswap_limit", &self.memswap_limit, runtime_tuning),
+            ("models", &self.models, "compose AI models are not supported; ignored"),
+            ("oom_kill_disable", &self.oom_kill_disable, runtime_tuning),
+            ("oom_score_adj", &self.oom_score_adj, "the kubelet sets OOM scores from the QoS class; ignored"),
+            ("platform", &self.platform, "not translated yet: schedule by architecture with node labels; ignored"),
+            ("post_start", &self.post_start, "lifecycle hooks are not translated yet; ignored"),
+            ("pre_stop", &self.pre_stop, "lifecycle hooks are not translated yet; ignored"),
+            ("provider", &self.provider, "compose providers are not supported; ignored"),
+            ("runtime", &self.runtime, "pick a RuntimeClass in the cluster instead; ignored"),
+            ("security_opt", &self.security_opt, "not translated yet; ignored"),
+            ("storage_opt", &self.storage_opt, runtime_tuning),
+            ("sysctls", &self.sysctls, "not translated yet; ignored"),
+            ("ulimits", &self.ulimits, "Kubernetes has no per-container ulimit field; ignored"),
+            ("userns_mode", &self.userns_mode, "user namespaces are set by hostUsers in Kubernetes; ignored"),
+        ];
+        let more: [(&'static str, &Any, &'static str); 4] = [
+            ("uts", &self.uts, runtime_tuning),
+            ("volume_driver", &self.volume_driver, "volume drivers map to StorageClasses; set spec.volumes.storageClassName; ignored"),
+            ("use_api_socket", &self.use_api_socket, "there is no Docker engine socket in a cluster; ignored"),
+            ("pull_refresh_after", &self.pull_refresh_after, "image refresh is the kubelet's pull policy; ignored"),
+        ];
+        candidates
+            .into_iter()
+            .chain(more)
+            .filter(|(_, value, _)| value.is_some())
+            .map(|(key, _, reason)| (key, reason))
+            .collect()
+    }
+}
+
+/// A scalar that compose lets users write as a number, a boolean or a string
+/// (interpolation always produces strings, so `replicas: ${N}` is text).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Json::deserialize(deserializer)? {
+            Json::String(s) => Ok(Scalar(s)),
+            Json::Number(n) => Ok(Scalar(n.to_string())),
+            Json::Bool(b) => Ok(Scalar(b.to_string())),
+            other => Err(de::Error::custom(format!("expected a string or number, found {}", kind_of(&other)))),
+        }
+    }
+}
+
+impl Scalar {
+    pub fn as_u32(&self) -> Result<u32, String> {
+        self.0.trim().parse().map_err(|_| format!("`{}` is not a whole number", self.0))
+    }
+
+    pub fn as_bool(&self) -> Result<bool, String> {
+        match self.0.as_str() {
+            "true" | "True" | "TRUE" => Ok(true),
+            "false" | "False" | "FALSE" => Ok(false),
+            other => Err(format!("`{other}` is not true or false")),
+        }
+    }
+}
+
+/// `command:` / `entrypoint:` — a shell-form string or an exec-form list.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged, expecting = "a string or a list of strings")]
+pub enum Command {
+    Shell(String),
+    Exec(Vec<Scalar>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Port {
+    Short(Scalar),
+    Long(PortLong),
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortLong {
+    pub target: Scalar,
+    #[serde(default)]
+    pub published: Option<Scalar>,
+    #[serde(default)]
+    pub host_ip: Option<String>,
+    #[serde(default)]
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub app_protocol: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum VolumeMount {
+    Short(String),
+    Long(VolumeMountLong),
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeMountLong {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub source: Option<String>,
+    pub target: String,
+    #[serde(default)]
+    pub read_only: Option<Scalar>,
+    #[serde(default)]
+    pub consistency: Any,
+    #[serde(default)]
+    pub bind: Any,
+    #[serde(default)]
+    pub volume: Option<VolumeOptions>,
+    #[serde(default)]
+    pub tmpfs: Option<TmpfsOptions>,
+    #[serde(default)]
+    pub image: Any,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeOptions {
+    #[serde(default)]
+    pub nocopy: Any,
+    #[serde(default)]
+    pub subpath: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TmpfsOptions {
+    #[serde(default)]
+    pub size: Option<Scalar>,
+    #[serde(default)]
+    pub mode: Any,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub replicas: Option<Scalar>,
+    #[serde(default, deserialize_with = "key_values")]
+    pub labels: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub resources: Option<Resources>,
+    #[serde(default)]
+    pub restart_policy: Option<RestartPolicy>,
+    #[serde(default)]
+    pub update_config: Option<UpdateConfig>,
+    #[serde(default)]
+    pub rollback_config: Any,
+    #[serde(default)]
+    pub placement: Any,
+    #[serde(default)]
+    pub endpoint_mode: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default)]
+    pub limits: Option<ResourceAmounts>,
+    #[serde(default)]
+    pub reservations: Option<ResourceAmounts>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceAmounts {
+    #[serde(default)]
+    pub cpus: Option<Scalar>,
+    #[serde(default)]
+    pub memory: Option<Scalar>,
+    #[serde(default)]
+    pub pids: Option<Scalar>,
+    #[serde(default)]
+    pub devices: Any,
+    #[serde(default)]
+    pub generic_resources: Any,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestartPolicy {
+    #[serde(default)]
+    pub condition: Option<String>,
+    #[serde(default)]
+    pub delay: Option<String>,
+    #[serde(default)]
+    pub max_attempts: Option<Scalar>,
+    #[serde(default)]
+    pub window: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConfig {
+    #[serde(default)]
+    pub parallelism: Option<Scalar>,
+    #[serde(default)]
+    pub delay: Option<String>,
+    #[serde(default)]
+    pub failure_action: Option<String>,
+    #[serde(default)]
+    pub monitor: Option<String>,
+    #[serde(default)]
+    pub max_failure_ratio: Any,
+    #[serde(default)]
+    pub order: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Healthcheck {
+    #[serde(default)]
+    pub test: Option<Command>,
+    #[serde(default)]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub retries: Option<Scalar>,
+    #[serde(default)]
+    pub start_period: Option<String>,
+    #[serde(default)]
+    pub start_interval: Option<String>,
+    #[serde(default)]
+    pub disable: Option<Scalar>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    #[serde(default = "Dependency::default_condition")]
+    pub condition: String,
+    #[serde(default = "Dependency::default_required")]
+    pub required: bool,
+    #[serde(default)]
+    pub restart: Option<bool>,
+}
+
+impl Dependency {
+    fn default_condition() -> String {
+        "service_started".to_string()
+    }
+
+    fn default_required() -> bool {
+        true
+    }
+}
+
+impl Default for Dependency {
+    fn default() -> Self {
+        Dependency { condition: Self::default_condition(), required: true, restart: None }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNetwork {
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub ipv4_address: Any,
+    #[serde(default)]
+    pub ipv6_address: Any,
+    #[serde(default)]
+    pub link_local_ips: Any,
+    #[serde(default)]
+    pub mac_address: Any,
+    #[serde(default)]
+    pub driver_opts: Any,
+    #[serde(default)]
+    pub priority: Any,
+    #[serde(default)]
+    pub gw_priority: Any,
+    #[serde(default)]
+    pub interface_name: Any,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeDefinition {
+    #[serde(default)]
+    pub driver: Any,
+    #[serde(default)]
+    pub driver_opts: Any,
+    #[serde(default)]
+    pub external: Any,
+    #[serde(default, deserialize_with = "key_values")]
+    pub labels: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkDefinition {
+    #[serde(default)]
+    pub driver: Any,
+    #[serde(default)]
+    pub driver_opts: Any,
+    #[serde(default)]
+    pub attachable: Any,
+    #[serde(default)]
+    pub enable_ipv4: Any,
+    #[serde(default)]
+    pub enable_ipv6: Any,
+    #[serde(default)]
+    pub ipam: Any,
+    #[serde(default)]
+    pub internal: Any,
+    #[serde(default)]
+    pub external: Any,
+    #[serde(default, deserialize_with = "key_values")]
+    pub labels: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileObjectDefinition {
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub external: Any,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "key_values")]
+    pub labels: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub driver: Any,
+    #[serde(default)]
+    pub driver_opts: Any,
+    #[serde(default)]
+    pub template_driver: Any,
+}
+
+/// Short syntax is a scalar, long syntax a mapping; deciding on the shape first keeps the
+/// long form's own error ("unknown field `bogus`") instead of an untagged-enum shrug.
+fn short_or_long<'de, D, S, L, T>(
+    deserializer: D,
+    short: impl FnOnce(S) -> T,
+    long: impl FnOnce(L) -> T,
+    expecting: &str,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    S: serde::de::DeserializeOwned,
+    L: serde::de::DeserializeOwned,
+{
+    match Json::deserialize(deserializer)? {
+        value @ Json::Object(_) => L::deserialize(value).map(long).map_err(de::Error::custom),
+        value @ (Json::String(_) | Json::Number(_) | Json::Bool(_)) => {
+            S::deserialize(value).map(short).map_err(de::Error::custom)
+        }
+        other => Err(de::Error::custom(format!("expected {expecting}, found {}", kind_of(&other)))),
+    }
+}
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        short_or_long(deserializer, Port::Short, Port::Long, "a port as \"[ip:][published:]target[/protocol]\" or a mapping")
+    }
+}
+
+impl<'de> Deserialize<'de> for VolumeMount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        short_or_long(deserializer, VolumeMount::Short, VolumeMount::Long, "a volume as \"[source:]target[:mode]\" or a mapping")
+    }
+}
+
+fn kind_of(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "nothing",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a mapping",
+    }
+}
+
+fn scalar_text(value: &Json) -> Option<String> {
+    match value {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `KEY: value` mappings that compose also accepts as `["KEY=value", "KEY"]` lists.
+/// A key without a value is `None` (compose then reads it from the environment).
+fn key_values<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, Option<String>>, D::Error> {
+    match Json::deserialize(deserializer)? {
+        Json::Null => Ok(BTreeMap::new()),
+        Json::Object(map) => map
+            .into_iter()
+            .map(|(key, value)| match value {
+                Json::Null => Ok((key, None)),
+                other => scalar_text(&other)
+                    .map(|text| (key.clone(), Some(text)))
+                    .ok_or_else(|| de::Error::custom(format!("the value of `{key}` must be a string or number, found {}", kind_of(&other)))),
+            })
+            .collect(),
+        Json::Array(items) => items
+            .into_iter()
+            .map(|item| {
+                let text = scalar_text(&item)
+                    .ok_or_else(|| de::Error::custom(format!("list items must be \"KEY=value\" strings, found {}", kind_of(&item))))?;
+                Ok(match text.split_once('=') {
+                    Some((key, value)) => (key.to_string(), Some(value.to_string())),
+                    None => (text, None),
+                })
+            })
+            .collect(),
+        other => Err(de::Error::custom(format!("expected a mapping or a list of \"KEY=value\", found {}", kind_of(&other)))),
+    }
+}
+
+/// Fields that take either one string or a list of strings (`dns`, `tmpfs`).
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    match Json::deserialize(deserializer)? {
+        Json::Null => Ok(Vec::new()),
+        Json::Array(items) => items
+            .iter()
+            .map(|item| scalar_text(item).ok_or_else(|| de::Error::custom(format!("expected strings, found {}", kind_of(item)))))
+            .collect(),
+        other => scalar_text(&other)
+            .map(|text| vec![text])
+            .ok_or_else(|| de::Error::custom(format!("expected a string or a list of strings, found {}", kind_of(&other)))),
+    }
+}
+
+/// `depends_on: [db]` or `depends_on: {db: {condition: service_healthy}}`.
+fn depends_on<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, Dependency>, D::Error> {
+    match Json::deserialize(deserializer)? {
+        Json::Null => Ok(BTreeMap::new()),
+        Json::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Json::String(name) => Ok((name.clone(), Dependency::default())),
+                other => Err(de::Error::custom(format!("depends_on list items must be service names, found {}", kind_of(other)))),
+            })
+            .collect(),
+        Json::Object(map) => map
+            .into_iter()
+            .map(|(name, value)| {
+                let dependency = match value {
+                    Json::Null => Dependency::default(),
+                    other => Dependency::deserialize(other).map_err(|e| de::Error::custom(format!("{name}: {e}")))?,
+                };
+                Ok((name, dependency))
+            })
+            .collect(),
+        other => Err(de::Error::custom(format!("expected a list of services or a mapping, found {}", kind_of(&other)))),
+    }
+}
+
+/// `networks: [front]` or `networks: {front: {aliases: [web]}}`.
+fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, ServiceNetwork>, D::Error> {
+    match Json::deserialize(deserializer)? {
+        Json::Null => Ok(BTreeMap::new()),
+        Json::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Json::String(name) => Ok((name.clone(), ServiceNetwork::default())),
+                other => Err(de::Error::custom(format!("networks list items must be network names, found {}", kind_of(other)))),
+            })
+            .collect(),
+        Json::Object(map) => map
+            .into_iter()
+            .map(|(name, value)| {
+                let network = match value {
+                    Json::Null => ServiceNetwork::default(),
+                    other => ServiceNetwork::deserialize(other).map_err(|e| de::Error::custom(format!("{name}: {e}")))?,
+                };
+                Ok((name, network))
+            })
+            .collect(),
+        other => Err(de::Error::custom(format!("expected a list of networks or a mapping, found {}", kind_of(&other)))),
+    }
+}
+
+/// `extra_hosts: ["host:ip", "host=ip"]` or `{host: ip}`; IPv6 addresses contain colons,
+/// so `=` wins and otherwise the first colon splits.
+fn extra_hosts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, String)>, D::Error> {
+    let pairs = key_values(deserializer)?;
+    pairs
+        .into_iter()
+        .map(|(key, value)| match value {
+            Some(ip) => Ok((key, ip)),
+            None => key
+                .split_once(':')
+                .map(|(host, ip)| (host.to_string(), ip.to_string()))
+                .ok_or_else(|| de::Error::custom(format!("`{key}` is not \"host:ip\""))),
+        })
+        .collect()
+}
+
+/// Top-level `volumes: {data: }` — an empty definition is written as null.
+fn nullable_map<'de, D, T>(deserializer: D) -> Result<BTreeMap<String, T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + serde::de::DeserializeOwned,
+{
+    let map = Option::<BTreeMap<String, Option<Json>>>::deserialize(deserializer)?.unwrap_or_default();
+    map.into_iter()
+        .map(|(name, value)| {
+            let definition = match value {
+                None | Some(Json::Null) => T::default(),
+                Some(value) => T::deserialize(value).map_err(|e| de::Error::custom(format!("{name}: {e}")))?,
+            };
+            Ok((name, definition))
+        })
+        .collect()
+}

@@ -1,0 +1,111 @@
+//! Checks that span services: images, references between services, dependency cycles,
+//! and compose features a cluster cannot honour. Per-field checks happen where each
+//! field is translated.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::diagnostic::{Diagnostic, Path, Report};
+use super::model::ComposeFile;
+
+pub fn validate(file: &ComposeFile, report: &mut Report) {
+    if file.include.is_some() {
+        report.error(Diagnostic::new(Path::root().key("include"), "include reads other files, which a cluster cannot do")
+            .with_hint("inline the included services, or list the documents in spec.overrides"));
+    }
+    if file.services.is_empty() {
+        report.error(Diagnostic::new(Path::root().key("services"), "the stack has no services").with_hint("add at least one service under services:"));
+    }
+    for (name, service) in &file.services {
+        let path = Path::root().key("services").key(name);
+        match (&service.image, &service.build) {
+            (Some(image), _) if image.trim().is_empty() => report.error(Diagnostic::new(path.key("image"), "the image is empty")),
+            (Some(_), Some(_)) => report.warn(&path.key("build"), "the cluster pulls `image`; build is ignored"),
+            (Some(_), None) => {}
+            (None, Some(_)) => report.error(Diagnostic::new(path.key("build"), "build is not supported in a cluster")
+                .with_hint("push an image and set image:")),
+            (None, None) => report.error(Diagnostic::new(path.key("image"), "the service has no image").with_hint("set image: to a pullable image reference")),
+        }
+        if service.extends.is_some() {
+            report.error(Diagnostic::new(path.key("extends"), "extends is not supported yet").with_hint("inline the shared keys, or use a YAML anchor (&base / <<: *base)"));
+        }
+        if service.env_file.is_some() {
+            report.error(Diagnostic::new(path.key("env_file"), "env files cannot be read from a cluster")
+                .with_hint("put the values in environment:, or in spec.variables and reference them as ${VAR}"));
+        }
+        if service.volumes_from.is_some() {
+            report.error(Diagnostic::new(path.key("volumes_from"), "containers in different pods cannot share volumes this way")
+                .with_hint("mount the same named volume in both services"));
+        }
+        for key in ["configs", "secrets"] {
+            let present = if key == "configs" { service.configs.is_some() } else { service.secrets.is_some() };
+            if present {
+                report.error(Diagnostic::new(path.key(key), format!("service {key} are not supported yet"))
+                    .with_hint("mount the data from a volume, or pass it through environment:"));
+            }
+        }
+        if service.external_links.is_some() {
+            report.warn(&path.key("external_links"), "containers outside the stack are not reachable by name; ignored");
+        }
+        for (dependency, _) in &service.depends_on {
+            if !file.services.contains_key(dependency) {
+                report.error(Diagnostic::new(path.key("depends_on").key(dependency), format!("depends on `{dependency}`, which is not a service of this stack (or its profile is not enabled)")));
+            }
+        }
+        for (index, link) in service.links.iter().enumerate() {
+            let target = link.split_once(':').map_or(link.as_str(), |(t, _)| t);
+            if !file.services.contains_key(target) {
+                report.error(Diagnostic::new(path.key("links").key(index), format!("links to `{target}`, which is not a service of this stack")));
+            }
+        }
+        for network in service.networks.keys() {
+            if !file.networks.contains_key(network) && network != "default" {
+                report.error(Diagnostic::new(path.key("networks").key(network), format!("network `{network}` is not declared under the top-level `networks:`")));
+            }
+        }
+    }
+    for (name, definition) in &file.configs {
+        report.error(Diagnostic::new(Path::root().key("configs").key(name), "configs are not supported yet")
+            .with_hint(if definition.file.is_some() { "a cluster cannot read files: inline the content or bake it into the image" } else { "bake the content into the image" }));
+    }
+    for name in file.secrets.keys() {
+        report.error(Diagnostic::new(Path::root().key("secrets").key(name), "secrets are not supported yet")
+            .with_hint("create a Kubernetes Secret and pass values through environment: with spec.variables"));
+    }
+    if let Some(cycle) = dependency_cycle(file) {
+        report.error(Diagnostic::new(Path::root().key("services").key(&cycle[0]).key("depends_on"), format!("dependency cycle: {}", cycle.join(" → "))));
+    }
+}
+
+/// A cycle in `depends_on`, as the list of services around it, if there is one.
+fn dependency_cycle(file: &ComposeFile) -> Option<Vec<String>> {
+    let edges: BTreeMap<&str, Vec<&str>> = file
+        .services
+        .iter()
+        .map(|(name, service)| (name.as_str(), service.depends_on.keys().map(String::as_str).filter(|d| file.services.contains_key(*d)).collect()))
+        .collect();
+    let mut finished = BTreeSet::new();
+    for start in edges.keys() {
+        let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+        let mut on_path: Vec<&str> = vec![start];
+        while let Some((node, next)) = stack.last_mut() {
+            let children = &edges[*node];
+            if let Some(child) = children.get(*next).copied() {
+                *next += 1;
+                if let Some(position) = on_path.iter().position(|n| *n == child) {
+                    let mut cycle: Vec<String> = on_path[position..].iter().map(|s| s.to_string()).collect();
+                    cycle.push(child.to_string());
+                    return Some(cycle);
+                }
+                if !finished.contains(child) {
+                    stack.push((child, 0));
+                    on_path.push(child);
+                }
+            } else {
+                finished.insert(*node);
+                stack.pop();
+                on_path.pop();
+            }
+        }
+    }
+    None
+}
