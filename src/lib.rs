@@ -1,1 +1,9 @@
+//! compose-operator: docker-compose stacks as a Kubernetes custom resource.
+//!
+//! `compose` reads and checks compose documents, `build` turns them into Kubernetes
+//! objects (pure), `controller` applies them and reports status, `cli` wires it up.
+
+pub mod api;
+pub mod build;
 pub mod compose;
+pub mod cli;

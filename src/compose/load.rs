@@ -177,6 +177,9 @@ fn misplaced_key_hint(path: &Path, message: &str) -> Option<String> {
     if !message.starts_with("unknown field") {
         return None;
     }
+    if path.segments().len() == 1 {
+        return Some("compose file format v1 put services at the top level; move them under `services:`".into());
+    }
     let key = path.segments().last()?;
     if let Some((_, home)) = HOMES.iter().find(|(name, _)| name == key) {
         let parent: Vec<&str> = path.segments()[..path.segments().len() - 1].iter().map(String::as_str).collect();

@@ -1,0 +1,290 @@
+//! One compose service → its container: image, command, environment, ports, resources,
+//! health probes and security settings.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ContainerPort, EnvVar, ExecAction, Probe, ResourceRequirements, SecurityContext,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use super::policy::Policy;
+use crate::compose::diagnostic::{Diagnostic, Path, Report};
+use crate::compose::model::{Command, Healthcheck, Scalar, Service};
+use crate::compose::units::{self, PortMapping, Protocol};
+
+/// Compose's healthcheck defaults (interval 30s, timeout 30s, retries 3).
+const DEFAULT_PROBE_SECONDS: i32 = 30;
+const DEFAULT_RETRIES: i32 = 3;
+
+pub struct ContainerInput<'a> {
+    pub name: &'a str,
+    pub service: &'a Service,
+    pub path: &'a Path,
+    pub variables: &'a BTreeMap<String, String>,
+    pub policy: &'a Policy,
+    pub ports: &'a [PortMapping],
+    pub expose: &'a [(u16, Protocol)],
+}
+
+pub fn container(input: &ContainerInput, report: &mut Report) -> Container {
+    let ContainerInput { name, service, path, .. } = *input;
+    Container {
+        name: name.to_string(),
+        image: service.image.clone(),
+        command: service.entrypoint.as_ref().and_then(|c| argv(c, &path.key("entrypoint"), report)),
+        args: service.command.as_ref().and_then(|c| argv(c, &path.key("command"), report)),
+        env: non_empty(environment(service, path, input.variables, report)),
+        ports: non_empty(container_ports(input.ports, input.expose)),
+        resources: resources(service, path, report),
+        readiness_probe: None,
+        liveness_probe: None,
+        startup_probe: None,
+        working_dir: service.working_dir.clone(),
+        security_context: security_context(input, report),
+        image_pull_policy: pull_policy(service, path, report),
+        tty: flag(&service.tty, &path.key("tty"), report),
+        stdin: flag(&service.stdin_open, &path.key("stdin_open"), report),
+        ..Default::default()
+    }
+    .with_probes(service.healthcheck.as_ref(), &path.key("healthcheck"), report)
+}
+
+trait WithProbes {
+    fn with_probes(self, healthcheck: Option<&Healthcheck>, path: &Path, report: &mut Report) -> Self;
+}
+
+impl WithProbes for Container {
+    fn with_probes(mut self, healthcheck: Option<&Healthcheck>, path: &Path, report: &mut Report) -> Self {
+        if let Some(probes) = healthcheck.and_then(|h| probes(h, path, report)) {
+            self.readiness_probe = Some(probes.readiness);
+            self.liveness_probe = Some(probes.liveness);
+            self.startup_probe = probes.startup;
+        }
+        self
+    }
+}
+
+pub fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
+    (!items.is_empty()).then_some(items)
+}
+
+pub fn flag(value: &Option<Scalar>, path: &Path, report: &mut Report) -> Option<bool> {
+    value.as_ref().and_then(|v| report.check(path, v.as_bool())).filter(|b| *b)
+}
+
+/// Shell-form strings are split like a shell would (compose does the same); exec-form
+/// lists are taken as they are.
+fn argv(command: &Command, path: &Path, report: &mut Report) -> Option<Vec<String>> {
+    let words = match command {
+        Command::Exec(items) => items.iter().map(|s| s.0.clone()).collect(),
+        Command::Shell(text) => match shell_words::split(text) {
+            Ok(words) => words,
+            Err(error) => {
+                report.error(Diagnostic::new(path.clone(), format!("cannot split `{text}` into words: {error}")).with_hint("check the quotes, or write the command as a list"));
+                return None;
+            }
+        },
+    };
+    Some(words)
+}
+
+fn environment(service: &Service, path: &Path, variables: &BTreeMap<String, String>, report: &mut Report) -> Vec<EnvVar> {
+    service
+        .environment
+        .iter()
+        .filter_map(|(key, value)| {
+            // `- KEY` without a value takes the value from where compose runs; here that is spec.variables.
+            let value = value.clone().or_else(|| variables.get(key).cloned());
+            if value.is_none() {
+                report.warn(&path.key("environment").key(key), "has no value and is not in spec.variables; not set");
+            }
+            value.map(|value| EnvVar { name: key.clone(), value: Some(value), value_from: None })
+        })
+        .collect()
+}
+
+fn container_ports(ports: &[PortMapping], expose: &[(u16, Protocol)]) -> Vec<ContainerPort> {
+    let mut seen = std::collections::BTreeSet::new();
+    ports
+        .iter()
+        .map(|p| (p.target, p.protocol))
+        .chain(expose.iter().copied())
+        .filter(|key| seen.insert(*key))
+        .map(|(port, protocol)| ContainerPort {
+            container_port: i32::from(port),
+            protocol: Some(protocol.as_kubernetes().to_string()),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// `deploy.resources` and the legacy `cpus` / `mem_limit` / `mem_reservation` keys
+/// (the deploy key wins when both are written).
+fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<ResourceRequirements> {
+    let deploy_path = path.key("deploy").key("resources");
+    let limits_path = deploy_path.key("limits");
+    let reservations_path = deploy_path.key("reservations");
+    let resources = service.deploy.as_ref().and_then(|d| d.resources.as_ref());
+    let limits = resources.and_then(|r| r.limits.clone()).unwrap_or_default();
+    let reservations = resources.and_then(|r| r.reservations.clone()).unwrap_or_default();
+
+    let cpu = |value: Option<(&Scalar, Path)>, report: &mut Report| {
+        let (value, path) = value?;
+        report.check(&path, units::parse_cpus(&value.0)).filter(|m| *m > 0).map(|m| Quantity(units::millicores_quantity(m)))
+    };
+    let memory = |value: Option<(&Scalar, Path)>, report: &mut Report| {
+        let (value, path) = value?;
+        report.check(&path, units::parse_bytes(&value.0)).filter(|b| *b > 0).map(|b| Quantity(units::bytes_quantity(b)))
+    };
+    let at = |value: &Option<Scalar>, path: Path| value.as_ref().map(|v| (v.clone(), path));
+    let pick = |first: Option<(Scalar, Path)>, second: Option<(Scalar, Path)>| first.or(second);
+
+    let limit_cpu = pick(at(&limits.cpus, limits_path.key("cpus")), at(&service.cpus, path.key("cpus")));
+    let limit_memory = pick(at(&limits.memory, limits_path.key("memory")), at(&service.mem_limit, path.key("mem_limit")));
+    let request_cpu = at(&reservations.cpus, reservations_path.key("cpus"));
+    let request_memory = pick(at(&reservations.memory, reservations_path.key("memory")), at(&service.mem_reservation, path.key("mem_reservation")));
+
+    fn as_ref(value: &Option<(Scalar, Path)>) -> Option<(&Scalar, Path)> {
+        value.as_ref().map(|(v, p)| (v, p.clone()))
+    }
+    let limit: BTreeMap<String, Quantity> = [("cpu", cpu(as_ref(&limit_cpu), report)), ("memory", memory(as_ref(&limit_memory), report))]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect();
+    let request: BTreeMap<String, Quantity> = [("cpu", cpu(as_ref(&request_cpu), report)), ("memory", memory(as_ref(&request_memory), report))]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect();
+
+    if limits.pids.is_some() || service.pids_limit.is_some() {
+        report.warn(&limits_path.key("pids"), "per-container pid limits are a kubelet setting (podPidsLimit), not a pod field; ignored");
+    }
+    if reservations.devices.is_some() || reservations.generic_resources.is_some() {
+        report.warn(&reservations_path.key("devices"), "device and generic resource reservations are not translated yet; ignored");
+    }
+    if limit.is_empty() && request.is_empty() {
+        return None;
+    }
+    Some(ResourceRequirements { limits: (!limit.is_empty()).then_some(limit), requests: (!request.is_empty()).then_some(request), ..Default::default() })
+}
+
+struct Probes {
+    readiness: Probe,
+    liveness: Probe,
+    startup: Option<Probe>,
+}
+
+/// A compose healthcheck gates readiness (traffic, `service_healthy`) and restarts the
+/// container when it keeps failing (liveness), as the Docker engine does. `start_period`
+/// becomes a startup probe, which holds the other two off until the first success.
+fn probes(healthcheck: &Healthcheck, path: &Path, report: &mut Report) -> Option<Probes> {
+    if flag(&healthcheck.disable, &path.key("disable"), report).unwrap_or(false) {
+        return None;
+    }
+    let test_path = path.key("test");
+    let command = match healthcheck.test.as_ref()? {
+        Command::Shell(text) => vec!["sh".into(), "-c".into(), text.clone()],
+        Command::Exec(items) => {
+            let words: Vec<String> = items.iter().map(|s| s.0.clone()).collect();
+            match words.split_first() {
+                Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => rest.to_vec(),
+                Some((kind, rest)) if kind == "CMD-SHELL" && !rest.is_empty() => {
+                    vec!["sh".into(), "-c".into(), rest.join(" ")]
+                }
+                Some((kind, _)) if kind == "NONE" => return None,
+                _ => {
+                    report.error(Diagnostic::new(test_path, "a healthcheck test list starts with CMD, CMD-SHELL or NONE, followed by the command"));
+                    return None;
+                }
+            }
+        }
+    };
+    let seconds = |value: &Option<String>, key: &str, default: i32, report: &mut Report| -> i32 {
+        value
+            .as_ref()
+            .and_then(|v| report.check(&path.key(key), units::parse_duration(v)))
+            .map(|d| units::ceil_seconds(d).clamp(1, i64::from(i32::MAX)) as i32)
+            .unwrap_or(default)
+    };
+    let period = seconds(&healthcheck.interval, "interval", DEFAULT_PROBE_SECONDS, report);
+    let timeout = seconds(&healthcheck.timeout, "timeout", DEFAULT_PROBE_SECONDS, report);
+    let retries = healthcheck
+        .retries
+        .as_ref()
+        .and_then(|r| report.check(&path.key("retries"), r.as_u32()))
+        .map(|r| r.clamp(1, 1000) as i32)
+        .unwrap_or(DEFAULT_RETRIES);
+    let probe = Probe {
+        exec: Some(ExecAction { command: Some(command) }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(timeout),
+        failure_threshold: Some(retries),
+        ..Default::default()
+    };
+    let startup = healthcheck.start_period.as_ref().and_then(|start| {
+        let start = units::ceil_seconds(report.check(&path.key("start_period"), units::parse_duration(start))?);
+        let start_interval = seconds(&healthcheck.start_interval, "start_interval", 5, report);
+        (start > 0).then(|| Probe {
+            period_seconds: Some(start_interval),
+            failure_threshold: Some(((start / i64::from(start_interval)) as i32).saturating_add(retries).max(1)),
+            ..probe.clone()
+        })
+    });
+    Some(Probes { readiness: probe.clone(), liveness: probe, startup })
+}
+
+fn security_context(input: &ContainerInput, report: &mut Report) -> Option<SecurityContext> {
+    let ContainerInput { service, path, policy, .. } = *input;
+    let mut context = SecurityContext::default();
+    if flag(&service.privileged, &path.key("privileged"), report).unwrap_or(false) {
+        if policy.allow_privileged {
+            context.privileged = Some(true);
+        } else {
+            report.error(Diagnostic::new(path.key("privileged"), format!("privileged containers are {}", policy.refusal("allow-privileged"))));
+        }
+    }
+    if !service.cap_add.is_empty() {
+        if policy.allow_capabilities {
+            context.capabilities.get_or_insert_with(Capabilities::default).add = Some(service.cap_add.clone());
+        } else {
+            report.error(Diagnostic::new(path.key("cap_add"), format!("adding capabilities is {}", policy.refusal("allow-capabilities"))));
+        }
+    }
+    if !service.cap_drop.is_empty() {
+        context.capabilities.get_or_insert_with(Capabilities::default).drop = Some(service.cap_drop.clone());
+    }
+    context.read_only_root_filesystem = flag(&service.read_only, &path.key("read_only"), report);
+    if let Some(user) = &service.user {
+        let (uid, gid) = match user.0.split_once(':') {
+            Some((uid, gid)) => (uid, Some(gid)),
+            None => (user.0.as_str(), None),
+        };
+        match (uid.parse::<i64>(), gid.map(str::parse::<i64>)) {
+            (Ok(uid), None) => context.run_as_user = Some(uid),
+            (Ok(uid), Some(Ok(gid))) => {
+                context.run_as_user = Some(uid);
+                context.run_as_group = Some(gid);
+            }
+            _ => report.warn(&path.key("user"), format!("`{}` is a user name; Kubernetes needs numeric ids (uid[:gid]), so the image's user is used", user.0)),
+        }
+    }
+    (context != SecurityContext::default()).then_some(context)
+}
+
+fn pull_policy(service: &Service, path: &Path, report: &mut Report) -> Option<String> {
+    let policy = service.pull_policy.as_deref()?;
+    match policy {
+        "always" | "daily" | "weekly" => Some("Always".into()),
+        "never" => Some("Never".into()),
+        "missing" | "if_not_present" => Some("IfNotPresent".into()),
+        "build" => {
+            report.error(Diagnostic::new(path.key("pull_policy"), "`build` is not possible in a cluster").with_hint("push the image to a registry and use `missing` or `always`"));
+            None
+        }
+        other => {
+            report.error(Diagnostic::new(path.key("pull_policy"), format!("unknown pull policy `{other}`")).with_hint("use always, never, missing or if_not_present"));
+            None
+        }
+    }
+}

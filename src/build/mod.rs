@@ -1,0 +1,385 @@
+//! Compose in, Kubernetes objects out. Pure: no I/O, no clients; the CLI prints the
+//! result and the controller applies it.
+
+pub mod container;
+pub mod names;
+pub mod object;
+pub mod pod;
+pub mod policy;
+pub mod services;
+pub mod volumes;
+pub mod workload;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+pub use object::Object;
+pub use policy::Policy;
+pub use workload::WorkloadKind;
+
+use crate::api::ComposeStackSpec;
+use crate::compose::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
+use crate::compose::load::{self, Sources};
+use crate::compose::model::{ComposeFile, Service};
+use crate::compose::units::{self, PortMapping, Protocol};
+use crate::compose::validate::validate;
+
+/// When a dependent may start, compose's `depends_on.<service>.condition`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DependencyCondition {
+    /// `service_started`: the workload exists and (long-running) has a ready pod.
+    Started,
+    /// `service_healthy`: every replica is ready.
+    Healthy,
+    /// `service_completed_successfully`: the one-shot Job succeeded.
+    CompletedSuccessfully,
+}
+
+impl DependencyCondition {
+    pub fn as_compose(self) -> &'static str {
+        match self {
+            DependencyCondition::Started => "service_started",
+            DependencyCondition::Healthy => "service_healthy",
+            DependencyCondition::CompletedSuccessfully => "service_completed_successfully",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependency {
+    /// The Kubernetes name of the service depended on.
+    pub service: String,
+    pub condition: DependencyCondition,
+    /// `required: false` dependencies are started first when possible but never block.
+    pub required: bool,
+}
+
+/// Everything one compose service becomes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServicePlan {
+    pub compose_name: String,
+    /// The Kubernetes name of the workload and its Service.
+    pub name: String,
+    pub kind: WorkloadKind,
+    pub replicas: i32,
+    pub depends_on: Vec<Dependency>,
+    /// The workload first, then its Services.
+    pub objects: Vec<Object>,
+}
+
+impl ServicePlan {
+    pub fn workload(&self) -> &Object {
+        &self.objects[0]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Translation {
+    pub services: Vec<ServicePlan>,
+    /// Objects of the stack as a whole (shared claims).
+    pub shared: Vec<Object>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Translation {
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.shared.iter().chain(self.services.iter().flat_map(|s| s.objects.iter()))
+    }
+}
+
+/// Translates a stack. Every problem is reported together; on any error nothing is returned,
+/// so a stack is never half-applied.
+pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
+    let sources = Sources { compose: &spec.compose, overrides: &spec.overrides, variables: &spec.variables, profiles: &spec.profiles };
+    let loaded = load::load(&sources)?;
+    let mut report = Report { errors: Vec::new(), warnings: loaded.warnings.clone() };
+    if stack.len() > names::MAX_NAME {
+        report.error(Diagnostic::new(Path::root(), format!("the stack name `{stack}` is longer than {} characters, too long for a label value", names::MAX_NAME)));
+    }
+    validate(&loaded.file, &mut report);
+    let translation = Translator { stack, spec, policy, file: &loaded.file }.translate(&mut report);
+    if !report.errors.is_empty() {
+        return Err(Diagnostics(report.errors.into_iter().map(|d| loaded.locate(d)).collect()));
+    }
+    let mut translation = translation;
+    for object in translation.services.iter_mut().flat_map(|s| s.objects.iter_mut()).chain(translation.shared.iter_mut()) {
+        object.metadata_mut().namespace = Some(namespace.to_string());
+    }
+    report.warnings.sort();
+    report.warnings.dedup();
+    translation.warnings = report.warnings;
+    Ok(translation)
+}
+
+struct Translator<'a> {
+    stack: &'a str,
+    spec: &'a ComposeStackSpec,
+    policy: &'a Policy,
+    file: &'a ComposeFile,
+}
+
+impl Translator<'_> {
+    fn translate(&self, report: &mut Report) -> Translation {
+        let named_volumes = volumes::plan_named_volumes(self.stack, self.file, report);
+        let shared = named_volumes
+            .values()
+            .filter_map(|plan| match plan {
+                volumes::NamedVolume::Shared { claim_name } => Some(Object::PersistentVolumeClaim(volumes::shared_claim(self.stack, claim_name, self.spec))),
+                _ => None,
+            })
+            .collect();
+        let k8s_names: BTreeMap<&str, String> = self
+            .file
+            .services
+            .keys()
+            .filter_map(|name| {
+                let k8s = report.check(&Path::root().key("services").key(name), names::kubernetes_name(name))?;
+                Some((name.as_str(), k8s))
+            })
+            .collect();
+        let aliases = self.aliases(&k8s_names, report);
+        let services = self
+            .file
+            .services
+            .iter()
+            .filter_map(|(compose_name, service)| {
+                let name = k8s_names.get(compose_name.as_str())?;
+                let service_aliases = aliases.get(name.as_str()).map(Vec::as_slice).unwrap_or_default();
+                self.service(compose_name, name, service, &named_volumes, service_aliases, &k8s_names, report)
+            })
+            .collect();
+        if self.file.networks.len() > 1 {
+            report.warn(&Path::root().key("networks"), "network isolation is not enforced yet: every service of the stack can reach every other");
+        }
+        let translation = Translation { services, shared, warnings: Vec::new() };
+        check_unique_names(&translation, report);
+        translation
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn service(
+        &self,
+        compose_name: &str,
+        name: &str,
+        service: &Service,
+        named_volumes: &BTreeMap<String, volumes::NamedVolume>,
+        aliases: &[String],
+        k8s_names: &BTreeMap<&str, String>,
+        report: &mut Report,
+    ) -> Option<ServicePlan> {
+        let path = Path::root().key("services").key(compose_name);
+        let ports = parse_ports(service, &path, report);
+        let expose = parse_expose(service, &path, report);
+        let service_volumes = volumes::service_volumes(&volumes::VolumeInput { service, path: &path, named: named_volumes, policy: self.policy }, report);
+        let lifecycle = workload::lifecycle(service, &path, !service_volumes.per_replica_claims.is_empty(), report)?;
+        let mut container = container::container(
+            &container::ContainerInput { name, service, path: &path, variables: &self.spec.variables, policy: self.policy, ports: &ports, expose: &expose },
+            report,
+        );
+        container.volume_mounts = container::non_empty(service_volumes.mounts);
+        let template = pod::template(
+            pod::PodInput { stack: self.stack, name, service, path: &path, policy: self.policy, container, volumes: service_volumes.volumes, restart_policy: lifecycle.restart_policy },
+            report,
+        );
+        for (key, reason) in service.keys_without_kubernetes_meaning() {
+            report.warn(&path.key(key), reason);
+        }
+        self.warn_about_unmapped(service, &path, report);
+        let claim_templates = service_volumes.per_replica_claims.iter().map(|claim| volumes::claim(claim, "ReadWriteOnce", self.spec)).collect();
+        let workload = workload::workload(
+            workload::WorkloadInput {
+                name,
+                service,
+                path: &path,
+                lifecycle: &lifecycle,
+                metadata: self.workload_metadata(name, service),
+                selector: names::selector_labels(self.stack, name),
+                template,
+                claim_templates,
+                retain_claims: self.spec.retain_volumes(),
+            },
+            report,
+        );
+        let dns_round_robin = service.deploy.as_ref().and_then(|d| d.endpoint_mode.as_deref()) == Some("dnsrr");
+        let cluster_services = services::services(&services::ServiceInput {
+            stack: self.stack,
+            name,
+            ports: &ports,
+            expose: &expose,
+            dns_round_robin,
+            published_type: self.spec.published_service_type(),
+            aliases,
+        });
+        let depends_on = self.dependencies(service, &path, k8s_names, report);
+        let mut objects = vec![workload];
+        objects.extend(cluster_services.into_iter().map(Object::Service));
+        Some(ServicePlan { compose_name: compose_name.to_string(), name: name.to_string(), kind: lifecycle.kind, replicas: lifecycle.replicas, depends_on, objects })
+    }
+
+    fn workload_metadata(&self, name: &str, service: &Service) -> ObjectMeta {
+        let mut labels = names::object_labels(self.stack, Some(name));
+        let mut annotations = BTreeMap::new();
+        for (key, value) in service.deploy.iter().flat_map(|d| d.labels.iter()) {
+            let value = value.clone().unwrap_or_default();
+            if names::is_valid_label(key, &value) && !names::is_reserved_label(key) {
+                labels.insert(key.clone(), value);
+            } else {
+                annotations.insert(key.clone(), value);
+            }
+        }
+        ObjectMeta {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        }
+    }
+
+    /// Compose keys that are accepted but whose translation is not written yet, reported
+    /// rather than dropped.
+    fn warn_about_unmapped(&self, service: &Service, path: &Path, report: &mut Report) {
+        if let Some(deploy) = &service.deploy {
+            if deploy.placement.is_some() {
+                report.warn(&path.key("deploy").key("placement"), "placement constraints are not translated yet; pods may land on any node");
+            }
+            if deploy.rollback_config.is_some() {
+                report.warn(&path.key("deploy").key("rollback_config"), "Kubernetes rolls back only by hand (`kubectl rollout undo`); ignored");
+            }
+            if let Some(mode) = deploy.endpoint_mode.as_deref().filter(|m| !matches!(*m, "vip" | "dnsrr")) {
+                report.error(Diagnostic::new(path.key("deploy").key("endpoint_mode"), format!("unknown endpoint_mode `{mode}`")).with_hint("use vip or dnsrr"));
+            }
+        }
+        let simple: [(&str, bool, &str); 5] = [
+            ("init", service.init.is_some(), "Kubernetes has no per-container init process flag; use an image with tini or `shareProcessNamespace`; ignored"),
+            ("container_name", service.container_name.is_some(), "Kubernetes names pods itself; the service name is the DNS name; ignored"),
+            ("domainname", service.domainname.is_some(), "pods take the cluster's domain; ignored"),
+            ("stop_signal", service.stop_signal.is_some(), "Kubernetes stops containers with SIGTERM; make the image's STOPSIGNAL match; ignored"),
+            ("links", service.links.iter().any(|l| !l.contains(':')), "every service is reachable by its name without links"),
+        ];
+        for (key, present, reason) in simple {
+            if present {
+                report.warn(&path.key(key), reason);
+            }
+        }
+    }
+
+    /// Alias Services per target service: `links: [db:database]` on any service and
+    /// `networks.<net>.aliases` on the target itself.
+    fn aliases(&self, k8s_names: &BTreeMap<&str, String>, report: &mut Report) -> BTreeMap<String, Vec<String>> {
+        let mut owner_of: BTreeMap<String, (String, Path)> = BTreeMap::new();
+        let mut add = |alias: &str, target: &str, path: Path, report: &mut Report| {
+            let Some(target) = k8s_names.get(target) else { return };
+            let Some(alias) = report.check(&path, names::kubernetes_name(alias)) else { return };
+            if alias == *target {
+                return;
+            }
+            if k8s_names.values().any(|n| *n == alias) {
+                report.error(Diagnostic::new(path, format!("the alias `{alias}` is already the name of a service")));
+                return;
+            }
+            match owner_of.get(&alias) {
+                Some((owner, _)) if owner != target => report.error(Diagnostic::new(path, format!("the alias `{alias}` already names service `{owner}`"))),
+                Some(_) => {}
+                None => {
+                    owner_of.insert(alias, (target.clone(), path));
+                }
+            }
+        };
+        for (name, service) in &self.file.services {
+            let path = Path::root().key("services").key(name);
+            for (index, link) in service.links.iter().enumerate() {
+                if let Some((target, alias)) = link.split_once(':') {
+                    add(alias, target, path.key("links").key(index), report);
+                }
+            }
+            for (network, definition) in &service.networks {
+                for (index, alias) in definition.aliases.iter().enumerate() {
+                    add(alias, name, path.key("networks").key(network).key("aliases").key(index), report);
+                }
+            }
+        }
+        let mut by_target: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (alias, (target, _)) in owner_of {
+            by_target.entry(target).or_default().push(alias);
+        }
+        by_target
+    }
+
+    fn dependencies(&self, service: &Service, path: &Path, k8s_names: &BTreeMap<&str, String>, report: &mut Report) -> Vec<Dependency> {
+        service
+            .depends_on
+            .iter()
+            .filter_map(|(target, dependency)| {
+                let condition_path = path.key("depends_on").key(target).key("condition");
+                let condition = match dependency.condition.as_str() {
+                    "service_started" => DependencyCondition::Started,
+                    "service_healthy" => DependencyCondition::Healthy,
+                    "service_completed_successfully" => DependencyCondition::CompletedSuccessfully,
+                    other => {
+                        report.error(Diagnostic::new(condition_path, format!("unknown condition `{other}`"))
+                            .with_hint("use service_started, service_healthy or service_completed_successfully"));
+                        return None;
+                    }
+                };
+                if dependency.restart.is_some() {
+                    report.warn(&path.key("depends_on").key(target).key("restart"), "dependents are not restarted when a dependency is updated; ignored");
+                }
+                Some(Dependency { service: k8s_names.get(target.as_str())?.clone(), condition, required: dependency.required })
+            })
+            .collect()
+    }
+}
+
+fn parse_ports(service: &Service, path: &Path, report: &mut Report) -> Vec<PortMapping> {
+    let mut mappings = Vec::new();
+    for (index, port) in service.ports.iter().enumerate() {
+        let port_path = path.key("ports").key(index);
+        let parsed = match port {
+            crate::compose::model::Port::Short(text) => units::parse_port_short(&text.0),
+            crate::compose::model::Port::Long(long) => long_port(long),
+        };
+        if let Some(parsed) = report.check(&port_path, parsed) {
+            if parsed.iter().any(|p| p.host_ip.is_some()) {
+                report.warn(&port_path, "the host IP of a published port has no meaning in a cluster; the port is published on the Service");
+            }
+            mappings.extend(parsed);
+        }
+    }
+    mappings
+}
+
+fn long_port(long: &crate::compose::model::PortLong) -> Result<Vec<PortMapping>, String> {
+    let target = units::parse_port_range(&long.target.0)?;
+    if target.0 != target.1 {
+        return Err("the long port syntax takes a single target port".into());
+    }
+    let published = long.published.as_ref().map(|p| units::parse_port_range(&p.0)).transpose()?;
+    let protocol = long.protocol.as_deref().map(Protocol::parse).transpose()?.unwrap_or(Protocol::Tcp);
+    if long.mode.as_deref().is_some_and(|m| m != "ingress" && m != "host") {
+        return Err(format!("unknown port mode `{}` (use ingress or host)", long.mode.as_deref().unwrap_or_default()));
+    }
+    Ok(vec![PortMapping { target: target.0, published: published.map(|(start, _)| start), host_ip: long.host_ip.clone(), protocol }])
+}
+
+fn parse_expose(service: &Service, path: &Path, report: &mut Report) -> Vec<(u16, Protocol)> {
+    service
+        .expose
+        .iter()
+        .enumerate()
+        .filter_map(|(index, entry)| report.check(&path.key("expose").key(index), units::parse_expose(&entry.0)))
+        .flatten()
+        .collect()
+}
+
+/// Two objects of one kind with one name would overwrite each other.
+fn check_unique_names(translation: &Translation, report: &mut Report) {
+    let mut seen = BTreeMap::new();
+    for object in translation.objects() {
+        if let Some(previous) = seen.insert((object.kind(), object.name().to_string()), ()) {
+            let _ = previous;
+            report.error(Diagnostic::new(Path::root().key("services"), format!("two parts of the stack would both create {} `{}`", object.kind(), object.name()))
+                .with_hint("rename one of the services, aliases or volumes"));
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The pod template around a service's container: names, labels, DNS, hosts, grace
+//! period, volumes and the safe defaults every stack pod gets.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, HostAlias, PodDNSConfig, PodDNSConfigOption, PodSpec, PodTemplateSpec, Volume};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::names;
+use super::policy::Policy;
+use crate::compose::diagnostic::{Diagnostic, Path, Report};
+use crate::compose::model::Service;
+use crate::compose::units;
+
+pub struct PodInput<'a> {
+    pub stack: &'a str,
+    pub name: &'a str,
+    pub service: &'a Service,
+    pub path: &'a Path,
+    pub policy: &'a Policy,
+    pub container: Container,
+    pub volumes: Vec<Volume>,
+    pub restart_policy: &'static str,
+}
+
+pub fn template(input: PodInput, report: &mut Report) -> PodTemplateSpec {
+    let PodInput { stack, name, service, path, policy, .. } = input;
+    let mut labels = names::object_labels(stack, Some(name));
+    let mut annotations = BTreeMap::new();
+    for (key, value) in &service.labels {
+        let value = value.clone().unwrap_or_default();
+        if names::is_valid_label(key, &value) && !names::is_reserved_label(key) {
+            labels.insert(key.clone(), value.clone());
+        }
+        annotations.insert(key.clone(), value);
+    }
+    for (key, value) in &service.annotations {
+        annotations.insert(key.clone(), value.clone().unwrap_or_default());
+    }
+    let mut spec = PodSpec {
+        containers: vec![input.container],
+        volumes: (!input.volumes.is_empty()).then_some(input.volumes),
+        restart_policy: Some(input.restart_policy.to_string()),
+        hostname: service.hostname.clone(),
+        host_aliases: host_aliases(service),
+        dns_config: dns_config(service),
+        termination_grace_period_seconds: service
+            .stop_grace_period
+            .as_ref()
+            .and_then(|g| report.check(&path.key("stop_grace_period"), units::parse_duration(g)))
+            .map(units::ceil_seconds),
+        // Compose containers do not see other services as FOO_PORT=tcp://... variables;
+        // Kubernetes' service links would inject them and break images that read e.g. REDIS_PORT.
+        enable_service_links: Some(false),
+        // Compose applications do not talk to the Kubernetes API; no token unless asked for.
+        automount_service_account_token: Some(false),
+        ..Default::default()
+    };
+    host_namespaces(&mut spec, service, path, policy, report);
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        }),
+        spec: Some(spec),
+    }
+}
+
+/// `extra_hosts` entries grouped by address, as hostAliases wants them.
+fn host_aliases(service: &Service) -> Option<Vec<HostAlias>> {
+    let mut by_ip: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (host, ip) in &service.extra_hosts {
+        let ip = ip.trim_start_matches('[').trim_end_matches(']');
+        by_ip.entry(ip).or_default().push(host.clone());
+    }
+    let aliases: Vec<HostAlias> = by_ip.into_iter().map(|(ip, hostnames)| HostAlias { ip: ip.to_string(), hostnames: Some(hostnames) }).collect();
+    (!aliases.is_empty()).then_some(aliases)
+}
+
+/// Extra resolvers and search domains are added to the cluster's DNS (dnsPolicy stays
+/// ClusterFirst), so stack service names keep resolving.
+fn dns_config(service: &Service) -> Option<PodDNSConfig> {
+    if service.dns.is_empty() && service.dns_search.is_empty() && service.dns_opt.is_empty() {
+        return None;
+    }
+    let options = service
+        .dns_opt
+        .iter()
+        .map(|option| {
+            let (name, value) = option.split_once(':').map_or((option.as_str(), None), |(n, v)| (n, Some(v.to_string())));
+            PodDNSConfigOption { name: Some(name.to_string()), value }
+        })
+        .collect::<Vec<_>>();
+    Some(PodDNSConfig {
+        nameservers: (!service.dns.is_empty()).then(|| service.dns.clone()),
+        searches: (!service.dns_search.is_empty()).then(|| service.dns_search.clone()),
+        options: (!options.is_empty()).then_some(options),
+    })
+}
+
+fn host_namespaces(spec: &mut PodSpec, service: &Service, path: &Path, policy: &Policy, report: &mut Report) {
+    let host = |key: &str, value: Option<&str>, report: &mut Report| -> bool {
+        match value {
+            Some("host") if policy.allow_host_namespaces => true,
+            Some("host") => {
+                report.error(Diagnostic::new(path.key(key), format!("sharing the node's namespace is {}", policy.refusal("allow-host-namespaces"))));
+                false
+            }
+            _ => false,
+        }
+    };
+    spec.host_network = host("network_mode", service.network_mode.as_deref(), report).then_some(true);
+    spec.host_pid = host("pid", service.pid.as_deref(), report).then_some(true);
+    spec.host_ipc = host("ipc", service.ipc.as_deref(), report).then_some(true);
+    match service.network_mode.as_deref() {
+        None | Some("host" | "bridge" | "default") => {}
+        Some("none") => report.warn(&path.key("network_mode"), "pods always have a network in Kubernetes; restrict it with a NetworkPolicy"),
+        Some(other) => report.error(Diagnostic::new(path.key("network_mode"), format!("`{other}` shares another container's network, which Kubernetes allows only inside one pod"))
+            .with_hint("remove network_mode and reach the other service by its name")),
+    }
+    for (key, value) in [("pid", service.pid.as_deref()), ("ipc", service.ipc.as_deref())] {
+        if let Some(value) = value.filter(|v| *v != "host") {
+            report.warn(&path.key(key), format!("`{value}` has no Kubernetes equivalent; ignored"));
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! What an operator administrator allows stacks to do. Defaults are safe for clusters
+//! where any tenant may create a ComposeStack: every host-reaching feature is refused.
+
+use clap::Args;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Args)]
+pub struct Policy {
+    /// Allow `privileged: true` containers.
+    #[arg(long, env = "COMPOSE_OPERATOR_ALLOW_PRIVILEGED")]
+    pub allow_privileged: bool,
+    /// Allow bind mounts of host paths (become hostPath volumes).
+    #[arg(long, env = "COMPOSE_OPERATOR_ALLOW_HOST_PATHS")]
+    pub allow_host_paths: bool,
+    /// Allow `cap_add` (added Linux capabilities).
+    #[arg(long, env = "COMPOSE_OPERATOR_ALLOW_CAPABILITIES")]
+    pub allow_capabilities: bool,
+    /// Allow `network_mode: host`, `pid: host` and `ipc: host`.
+    #[arg(long, env = "COMPOSE_OPERATOR_ALLOW_HOST_NAMESPACES")]
+    pub allow_host_namespaces: bool,
+}
+
+impl Policy {
+    pub fn refusal(&self, flag: &str) -> String {
+        format!("refused by the operator's policy; an administrator can allow it with --{flag}")
+    }
+}

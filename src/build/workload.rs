@@ -1,0 +1,300 @@
+//! Which workload runs a service, and how it restarts and rolls out.
+//!
+//! | compose                                                   | Kubernetes                                   |
+//! |-----------------------------------------------------------|----------------------------------------------|
+//! | default                                                   | Deployment                                   |
+//! | mounts a named volume only it uses                        | StatefulSet with a volumeClaimTemplate       |
+//! | `deploy.mode: global`                                     | DaemonSet (named volumes refused)            |
+//! | `restart: "no"`, `restart_policy.condition: none`,        | Job, restartPolicy Never, backoffLimit =     |
+//! | `deploy.mode: replicated-job`                             | `max_attempts` (default 0)                   |
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec, DeploymentStrategy,
+    RollingUpdateDaemonSet, RollingUpdateDeployment, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
+    StatefulSetSpec,
+};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::object::Object;
+use crate::compose::diagnostic::{Diagnostic, Path, Report};
+use crate::compose::model::{Deploy, Service};
+use crate::compose::units;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    Job,
+}
+
+impl WorkloadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+            WorkloadKind::Job => "Job",
+        }
+    }
+
+    pub fn long_running(self) -> bool {
+        self != WorkloadKind::Job
+    }
+}
+
+/// How a service runs: its workload kind, replica count and restart behaviour.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lifecycle {
+    pub kind: WorkloadKind,
+    pub replicas: i32,
+    pub restart_policy: &'static str,
+    pub backoff_limit: Option<i32>,
+}
+
+pub fn lifecycle(service: &Service, path: &Path, has_per_replica_claims: bool, report: &mut Report) -> Option<Lifecycle> {
+    let deploy = service.deploy.clone().unwrap_or_default();
+    let deploy_path = path.key("deploy");
+    let replicas = replicas(service, &deploy, path, report)?;
+    let restart_policy = deploy.restart_policy.clone().unwrap_or_default();
+    let policy_path = deploy_path.key("restart_policy");
+
+    let condition = restart_policy.condition.as_deref();
+    if !matches!(condition, None | Some("none" | "on-failure" | "any")) {
+        report.error(Diagnostic::new(policy_path.key("condition"), format!("unknown condition `{}`", condition.unwrap_or_default())).with_hint("use none, on-failure or any"));
+        return None;
+    }
+    let restart = service.restart.as_deref();
+    let (restart_word, restart_count) = match restart.map(|r| r.split_once(':').unwrap_or((r, ""))) {
+        None => (None, ""),
+        Some((word @ ("no" | "always" | "unless-stopped"), "")) => (Some(word), ""),
+        Some(("on-failure", count)) => (Some("on-failure"), count),
+        Some(_) => {
+            report.error(Diagnostic::new(path.key("restart"), format!("unknown restart policy `{}`", restart.unwrap_or_default())).with_hint("use \"no\", always, on-failure[:N] or unless-stopped"));
+            return None;
+        }
+    };
+    if restart.is_some() && condition.is_some() {
+        report.warn(&path.key("restart"), "deploy.restart_policy is set too and takes precedence, as in swarm");
+    }
+    let one_shot = match condition {
+        Some(condition) => condition == "none",
+        None => restart_word == Some("no"),
+    };
+    let on_failure = condition == Some("on-failure") || (condition.is_none() && restart_word == Some("on-failure"));
+    // Warnings name the key the user actually wrote: deploy.restart_policy wins over restart.
+    let restart_source = if condition.is_some() { policy_path.key("condition") } else { path.key("restart") };
+    let attempts_source = if restart_policy.max_attempts.is_some() { policy_path.key("max_attempts") } else { path.key("restart") };
+    let max_attempts = restart_policy
+        .max_attempts
+        .as_ref()
+        .and_then(|m| report.check(&policy_path.key("max_attempts"), m.as_u32()))
+        .or_else(|| restart_count.parse::<u32>().ok())
+        .map(|m| m.min(1000) as i32);
+
+    let mode = deploy.mode.as_deref().unwrap_or("replicated");
+    let kind = match mode {
+        "replicated" if one_shot => WorkloadKind::Job,
+        "replicated-job" => WorkloadKind::Job,
+        "replicated" if has_per_replica_claims => WorkloadKind::StatefulSet,
+        "replicated" => WorkloadKind::Deployment,
+        "global" if has_per_replica_claims => {
+            report.error(Diagnostic::new(deploy_path.key("mode"), "a global service cannot mount a named volume: each node's pod would need its own claim")
+                .with_hint("use a replicated service, or mark the volume `external: true` to share an existing ReadWriteMany claim"));
+            return None;
+        }
+        "global" if one_shot => {
+            report.error(Diagnostic::new(deploy_path.key("mode"), "a global one-shot service has no Kubernetes equivalent").with_hint("use deploy.mode: replicated-job"));
+            return None;
+        }
+        "global" => WorkloadKind::DaemonSet,
+        "global-job" => {
+            report.error(Diagnostic::new(deploy_path.key("mode"), "global-job (one run per node) has no Kubernetes equivalent").with_hint("use replicated-job with a replica count"));
+            return None;
+        }
+        other => {
+            report.error(Diagnostic::new(deploy_path.key("mode"), format!("unknown mode `{other}`")).with_hint("use replicated, global or replicated-job"));
+            return None;
+        }
+    };
+    if kind == WorkloadKind::Job && has_per_replica_claims {
+        report.error(Diagnostic::new(path.key("volumes"), "a one-shot service cannot own a named volume's claim")
+            .with_hint("share the volume with a long-running service, or mark it external"));
+        return None;
+    }
+    if kind.long_running() {
+        if on_failure {
+            report.warn(&restart_source, "on-failure: Kubernetes restarts long-running containers on every exit, including exit 0");
+        }
+        if max_attempts.is_some() {
+            report.warn(&attempts_source, "a retry limit: Kubernetes restarts long-running containers without limit (with back-off); ignored");
+        }
+    }
+    for (key, value) in [("delay", &restart_policy.delay), ("window", &restart_policy.window)] {
+        if value.is_some() {
+            report.warn(&policy_path.key(key), "restart timing is the kubelet's exponential back-off; ignored");
+        }
+    }
+    Some(Lifecycle {
+        kind,
+        replicas,
+        restart_policy: if kind.long_running() { "Always" } else { "Never" },
+        backoff_limit: (!kind.long_running()).then(|| max_attempts.unwrap_or(0)),
+    })
+}
+
+fn replicas(service: &Service, deploy: &Deploy, path: &Path, report: &mut Report) -> Option<i32> {
+    let from_deploy = deploy.replicas.as_ref().map(|r| report.check(&path.key("deploy").key("replicas"), r.as_u32()));
+    let from_scale = service.scale.as_ref().map(|r| report.check(&path.key("scale"), r.as_u32()));
+    if let (Some(Some(a)), Some(Some(b))) = (from_deploy, from_scale) {
+        if a != b {
+            report.warn(&path.key("scale"), "deploy.replicas is set too and takes precedence");
+        }
+    }
+    let replicas = match (from_deploy, from_scale) {
+        (Some(value), _) | (None, Some(value)) => value?,
+        (None, None) => 1,
+    };
+    if replicas > 10_000 {
+        report.error(Diagnostic::new(path.key("deploy").key("replicas"), format!("{replicas} replicas is more than this operator accepts (10000)")));
+        return None;
+    }
+    Some(replicas as i32)
+}
+
+/// `deploy.update_config` → rolling-update parameters shared by the workload kinds.
+struct Rollout {
+    max_surge: Option<IntOrString>,
+    max_unavailable: Option<IntOrString>,
+    min_ready_seconds: Option<i32>,
+    progress_deadline_seconds: Option<i32>,
+}
+
+fn rollout(deploy: Option<&Deploy>, path: &Path, report: &mut Report) -> Rollout {
+    let path = path.key("deploy").key("update_config");
+    let Some(update) = deploy.and_then(|d| d.update_config.as_ref()) else {
+        return Rollout { max_surge: None, max_unavailable: None, min_ready_seconds: None, progress_deadline_seconds: None };
+    };
+    // Swarm's parallelism 0 means "all at once".
+    let parallelism = match update.parallelism.as_ref().and_then(|p| report.check(&path.key("parallelism"), p.as_u32())).unwrap_or(1) {
+        0 => IntOrString::String("100%".into()),
+        n => IntOrString::Int(n.min(i32::MAX as u32) as i32),
+    };
+    let (max_surge, max_unavailable) = match update.order.as_deref() {
+        None | Some("stop-first") => (IntOrString::Int(0), parallelism),
+        Some("start-first") => (parallelism, IntOrString::Int(0)),
+        Some(other) => {
+            report.error(Diagnostic::new(path.key("order"), format!("unknown order `{other}`")).with_hint("use stop-first or start-first"));
+            (IntOrString::Int(0), parallelism)
+        }
+    };
+    let seconds = |value: &Option<String>, key: &str, report: &mut Report| {
+        value
+            .as_ref()
+            .and_then(|v| report.check(&path.key(key), units::parse_duration(v)))
+            .map(|d| units::ceil_seconds(d).min(i64::from(i32::MAX)) as i32)
+    };
+    let min_ready_seconds = seconds(&update.delay, "delay", report).filter(|s| *s > 0);
+    let monitor = seconds(&update.monitor, "monitor", report).filter(|s| *s > 0);
+    match update.failure_action.as_deref() {
+        None | Some("pause") | Some("continue") => {}
+        Some("rollback") => report.warn(&path.key("failure_action"), "Kubernetes marks a stuck rollout as failed after progressDeadlineSeconds but does not roll back by itself; roll back with `kubectl rollout undo` or by reverting the stack"),
+        Some(other) => report.error(Diagnostic::new(path.key("failure_action"), format!("unknown failure_action `{other}`")).with_hint("use pause, continue or rollback")),
+    }
+    if update.max_failure_ratio.is_some() {
+        report.warn(&path.key("max_failure_ratio"), "Kubernetes has no failure ratio for rollouts; ignored");
+    }
+    // The deadline must exceed minReadySeconds or the API server refuses the Deployment.
+    let progress_deadline_seconds = monitor.map(|m| m.max(min_ready_seconds.unwrap_or(0).saturating_add(1)));
+    Rollout { max_surge: Some(max_surge), max_unavailable: Some(max_unavailable), min_ready_seconds, progress_deadline_seconds }
+}
+
+pub struct WorkloadInput<'a> {
+    pub name: &'a str,
+    pub service: &'a Service,
+    pub path: &'a Path,
+    pub lifecycle: &'a Lifecycle,
+    pub metadata: ObjectMeta,
+    pub selector: BTreeMap<String, String>,
+    pub template: PodTemplateSpec,
+    pub claim_templates: Vec<PersistentVolumeClaim>,
+    /// `spec.volumes.retainOnDelete`: whether claims outlive their StatefulSet.
+    pub retain_claims: bool,
+}
+
+pub fn workload(input: WorkloadInput, report: &mut Report) -> Object {
+    let WorkloadInput { name, service, path, lifecycle, metadata, selector, template, claim_templates, retain_claims } = input;
+    let selector = LabelSelector { match_labels: Some(selector), ..Default::default() };
+    let rollout = rollout(service.deploy.as_ref(), path, report);
+    match lifecycle.kind {
+        WorkloadKind::Deployment => Object::Deployment(Deployment {
+            metadata,
+            spec: DeploymentSpec {
+                replicas: Some(lifecycle.replicas),
+                selector,
+                template,
+                min_ready_seconds: rollout.min_ready_seconds,
+                progress_deadline_seconds: rollout.progress_deadline_seconds,
+                strategy: rollout.max_unavailable.is_some().then(|| DeploymentStrategy {
+                    type_: Some("RollingUpdate".into()),
+                    rolling_update: Some(RollingUpdateDeployment { max_surge: rollout.max_surge, max_unavailable: rollout.max_unavailable }),
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        WorkloadKind::StatefulSet => {
+            if rollout.max_surge.as_ref().is_some_and(|s| *s != IntOrString::Int(0)) {
+                report.warn(&path.key("deploy").key("update_config").key("order"), "StatefulSet pods keep their identity and storage, so they are replaced one at a time, stop-first");
+            }
+            Object::StatefulSet(StatefulSet {
+                metadata,
+                spec: StatefulSetSpec {
+                    replicas: Some(lifecycle.replicas),
+                    service_name: Some(name.to_string()),
+                    selector,
+                    template,
+                    volume_claim_templates: Some(claim_templates),
+                    persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                        when_deleted: Some(if retain_claims { "Retain" } else { "Delete" }.to_string()),
+                        // Scaling down keeps data, as removing a swarm task keeps its volume.
+                        when_scaled: Some("Retain".to_string()),
+                    }),
+                    min_ready_seconds: rollout.min_ready_seconds,
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+        }
+        WorkloadKind::DaemonSet => Object::DaemonSet(DaemonSet {
+            metadata,
+            spec: DaemonSetSpec {
+                selector,
+                template,
+                min_ready_seconds: rollout.min_ready_seconds,
+                update_strategy: rollout.max_unavailable.is_some().then(|| DaemonSetUpdateStrategy {
+                    type_: Some("RollingUpdate".into()),
+                    rolling_update: Some(RollingUpdateDaemonSet { max_surge: rollout.max_surge, max_unavailable: rollout.max_unavailable }),
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        WorkloadKind::Job => Object::Job(Job {
+            metadata,
+            spec: Some(JobSpec {
+                completions: Some(lifecycle.replicas),
+                parallelism: Some(lifecycle.replicas),
+                backoff_limit: lifecycle.backoff_limit,
+                template,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+}

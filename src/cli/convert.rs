@@ -1,0 +1,69 @@
+use clap::{Args, ValueEnum};
+
+use super::input::ComposeInput;
+use crate::api::{ComposeStackSpec, PublishedServiceType};
+use crate::build::{self, Policy};
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub input: ComposeInput,
+    /// The namespace the objects are meant for.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+    /// The Service type for published ports.
+    #[arg(long, value_enum, default_value = "load-balancer")]
+    pub published_service_type: ServiceType,
+    #[command(flatten)]
+    pub policy: Policy,
+    #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+    pub output: Output,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Output {
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ServiceType {
+    LoadBalancer,
+    NodePort,
+    ClusterIp,
+}
+
+impl From<ServiceType> for PublishedServiceType {
+    fn from(value: ServiceType) -> Self {
+        match value {
+            ServiceType::LoadBalancer => PublishedServiceType::LoadBalancer,
+            ServiceType::NodePort => PublishedServiceType::NodePort,
+            ServiceType::ClusterIp => PublishedServiceType::ClusterIP,
+        }
+    }
+}
+
+/// Translates and prints a `kind: List`; warnings and errors go to stderr.
+pub fn run(args: &ConvertArgs) -> Result<String, String> {
+    let spec = ComposeStackSpec {
+        compose: args.input.read_compose()?,
+        overrides: args.input.read_overrides()?,
+        variables: args.input.variables(),
+        profiles: args.input.profiles.clone(),
+        published_service_type: Some(args.published_service_type.into()),
+        ..Default::default()
+    };
+    let translation = build::translate(&args.input.stack_name(), &args.namespace, &spec, &args.policy).map_err(|e| e.to_string())?;
+    for warning in &translation.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let list = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": translation.objects().map(build::Object::to_json).collect::<Vec<_>>(),
+    });
+    Ok(match args.output {
+        Output::Json => serde_json::to_string_pretty(&list).map_err(|e| e.to_string())? + "\n",
+        Output::Yaml => serde_yaml::to_string(&list).map_err(|e| e.to_string())?,
+    })
+}

@@ -1,0 +1,59 @@
+//! Shared by the translation tests: fixtures carry their ComposeStack settings in an
+//! `x-test:` extension (ignored by the translation itself, like every `x-` key).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use compose_operator::api::ComposeStackSpec;
+use compose_operator::build::{self, Policy};
+use serde::Deserialize;
+
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TestSettings {
+    variables: BTreeMap<String, String>,
+    profiles: Vec<String>,
+    overrides: Vec<String>,
+    policy: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WithSettings {
+    #[serde(rename = "x-test", default)]
+    settings: Option<TestSettings>,
+}
+
+pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
+    let settings = serde_saphyr::from_str::<WithSettings>(compose).ok().and_then(|w| w.settings).unwrap_or_default();
+    let policy = match settings.policy.as_deref() {
+        Some("all") => Policy { allow_privileged: true, allow_host_paths: true, allow_capabilities: true, allow_host_namespaces: true },
+        _ => Policy::default(),
+    };
+    let spec = ComposeStackSpec {
+        compose: compose.to_string(),
+        overrides: settings.overrides,
+        variables: settings.variables,
+        profiles: settings.profiles,
+        ..Default::default()
+    };
+    (spec, policy)
+}
+
+/// What `convert` prints, plus the warnings, as one reviewable text.
+pub fn render(stack: &str, spec: &ComposeStackSpec, policy: &Policy) -> String {
+    match build::translate(stack, "default", spec, policy) {
+        Ok(translation) => {
+            let mut text = String::new();
+            for warning in &translation.warnings {
+                text.push_str(&format!("# warning: {warning}\n"));
+            }
+            for object in translation.objects() {
+                text.push_str("---\n");
+                text.push_str(&serde_yaml::to_string(&object.to_json()).unwrap());
+            }
+            text
+        }
+        Err(errors) => format!("refused:\n{errors}\n"),
+    }
+}
