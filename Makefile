@@ -1,0 +1,31 @@
+# The two commands a newcomer runs are `make demo` and `make test` (see README.md).
+.PHONY: demo test test-unit test-e2e cluster-up cluster-down bench crds lint
+
+demo:
+	bash e2e/demo.sh
+
+test: test-unit test-e2e
+
+test-unit:
+	cargo test
+
+# Uses $KUBECONFIG when it points at a cluster; otherwise starts the local control plane
+# for the run and stops it afterwards.
+test-e2e:
+	bash e2e/run-tests.sh
+
+cluster-up:
+	bash e2e/cluster.sh up
+
+cluster-down:
+	bash e2e/cluster.sh down
+
+bench:
+	cargo bench --bench translate
+
+crds:
+	cargo run -q -- crd > crds/composestack.yaml
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets --features e2e -- -D warnings

@@ -1,0 +1,61 @@
+//! The operator under test: the real `compose-operator run` binary as a child process,
+//! out of cluster, watching only the test's namespace. Its log goes to a file that is
+//! printed if the test fails.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use super::kubeconfig;
+
+pub struct Operator {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Operator {
+    pub fn start(namespace: &str, extra_args: &[&str]) -> Operator {
+        let log_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("operator-logs");
+        std::fs::create_dir_all(&log_dir).expect("log dir");
+        let log = log_dir.join(format!("{namespace}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_compose-operator"))
+            .args(["run", "--namespace", namespace, "--metrics-addr", "127.0.0.1:0", "--requeue-seconds", "30"])
+            .args(extra_args)
+            .env("KUBECONFIG", kubeconfig())
+            .env("RUST_LOG", "info,compose_operator=debug")
+            .stdout(Stdio::from(file.try_clone().expect("log file")))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .expect("start compose-operator run");
+        Operator { child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no chance to clean up, as a crashed or evicted operator.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; waits for the process to exit.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("---- operator log ({}) ----\n{}", self.log.display(), self.log_text());
+        }
+    }
+}

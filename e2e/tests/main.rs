@@ -1,0 +1,7 @@
+//! End-to-end scenarios against a real API server, controller-manager and scheduler
+//! (kwok nodes make pods Ready). See e2e/README.md for what the cluster is and is not.
+
+mod harness;
+mod stack;
+
+mod lifecycle;
