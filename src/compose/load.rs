@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
 use super::interpolate::interpolate_tree;
-use super::merge::merge_documents;
+use super::merge::merge_all;
 use super::model::{ComposeFile, Service};
 use super::yaml::{self, Node};
 
@@ -61,9 +61,7 @@ pub fn load(sources: &Sources) -> Result<Loaded, Diagnostics> {
     if !report.errors.is_empty() {
         return Err(Diagnostics(report.errors));
     }
-    let mut documents = documents.into_iter();
-    let first = documents.next().expect("the main document is always present");
-    let tree = documents.fold(first, merge_documents);
+    let tree = merge_all(documents).expect("the main document is always present");
 
     let mut json = tree.to_json();
     strip_extensions(&mut json);
