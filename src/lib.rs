@@ -7,3 +7,4 @@ pub mod api;
 pub mod build;
 pub mod compose;
 pub mod cli;
+pub mod controller;

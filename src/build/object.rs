@@ -92,6 +92,28 @@ impl Object {
         each_object!(self, o => typed_json(o))
     }
 
+    /// Decodes an object of one of [`KINDS`] as the API server returns it.
+    pub fn from_json(kind: &str, value: serde_json::Value) -> Result<Object, serde_json::Error> {
+        use serde::de::Error;
+        Ok(match kind {
+            "Deployment" => Object::Deployment(serde_json::from_value(value)?),
+            "StatefulSet" => Object::StatefulSet(serde_json::from_value(value)?),
+            "DaemonSet" => Object::DaemonSet(serde_json::from_value(value)?),
+            "Job" => Object::Job(serde_json::from_value(value)?),
+            "Service" => Object::Service(serde_json::from_value(value)?),
+            "PersistentVolumeClaim" => Object::PersistentVolumeClaim(serde_json::from_value(value)?),
+            "ConfigMap" => Object::ConfigMap(serde_json::from_value(value)?),
+            "Secret" => Object::Secret(serde_json::from_value(value)?),
+            "NetworkPolicy" => Object::NetworkPolicy(serde_json::from_value(value)?),
+            other => return Err(serde_json::Error::custom(format!("compose-operator does not manage {other}"))),
+        })
+    }
+
+    /// `Kind/name`, as messages name objects.
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.kind(), self.name())
+    }
+
     /// Position in [`KINDS`], for ordering writes.
     pub fn kind_rank(&self) -> usize {
         KINDS.iter().position(|k| *k == self.kind()).unwrap_or(KINDS.len())

@@ -16,6 +16,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum CommandLine {
+    /// Run the controller: reconcile ComposeStacks into workloads, Services and volumes.
+    Run(crate::controller::RunArgs),
     /// Print the Kubernetes objects a compose file becomes, exactly as the controller applies them.
     Convert(convert::ConvertArgs),
     /// Print a ComposeStack manifest wrapping a compose file, ready for `kubectl apply -f -`.

@@ -1,0 +1,266 @@
+//! `compose-operator run`: the reconcile loop around the pure translation.
+//!
+//! One kube-runtime `Controller` per watched scope (all namespaces, or each `--namespace`),
+//! owning every kind the translation produces through watches selected by the
+//! `managed-by` label, behind optional leader election over a Lease.
+
+pub mod cluster;
+pub mod context;
+pub mod events;
+pub mod gate;
+pub mod http;
+pub mod live;
+pub mod metrics;
+pub mod progress;
+pub mod reconcile;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::Api;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use kube_lease_manager::LeaseManagerBuilder;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::api::ComposeStack;
+use crate::build::Policy;
+use crate::build::names;
+use context::Context;
+use http::Health;
+use metrics::Metrics;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Watch only this namespace (repeatable, or comma-separated); all namespaces when unset.
+    #[arg(long = "namespace", env = "COMPOSE_OPERATOR_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Where /metrics, /healthz and /readyz are served.
+    #[arg(long, env = "COMPOSE_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// How often a settled stack is reconciled again, to repair drift no watch reports.
+    #[arg(long, env = "COMPOSE_OPERATOR_REQUEUE_SECONDS", default_value_t = 300)]
+    pub requeue_seconds: u64,
+    #[arg(long, env = "COMPOSE_OPERATOR_LOG_FORMAT", value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+    /// Reconcile only while holding a coordination.k8s.io Lease, so several replicas are safe.
+    #[arg(long, env = "COMPOSE_OPERATOR_LEADER_ELECTION")]
+    pub leader_election: bool,
+    #[arg(long, env = "COMPOSE_OPERATOR_LEASE_NAME", default_value = "compose-operator")]
+    pub lease_name: String,
+    /// The Lease's namespace; defaults to the pod's own (POD_NAMESPACE), else `default`.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// This replica's name in the Lease and in Events; defaults to POD_NAME, else host and pid.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    #[command(flatten)]
+    pub policy: Policy,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The lease is renewed well within its duration; a replica that dies is replaced after it.
+const LEASE_SECONDS: u64 = 15;
+const LEASE_GRACE_SECONDS: u64 = 5;
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+pub async fn run(args: RunArgs) -> Result<(), String> {
+    let client = Client::try_default().await.map_err(|e| format!("no Kubernetes client configuration: {e}"))?;
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health { metrics: metrics.clone(), ready: Default::default() });
+    let server = http::serve(args.metrics_addr, health.clone()).await.map_err(|e| format!("cannot serve on {}: {e}", args.metrics_addr))?;
+    let identity = args.identity.clone().unwrap_or_else(default_identity);
+    let recorder = Recorder::new(client.clone(), Reporter { controller: names::OPERATOR.into(), instance: Some(identity.clone()) });
+    let context = Arc::new(Context::new(client.clone(), recorder, args.policy, Duration::from_secs(args.requeue_seconds), metrics));
+    let shutdown = shutdown_signal();
+
+    let result = if args.leader_election {
+        let namespace = args.lease_namespace.clone().unwrap_or_else(|| "default".into());
+        lead(&args, client, &namespace, &identity, context, &health, shutdown).await
+    } else {
+        health.ready.store(true, Ordering::Relaxed);
+        run_controllers(&args.namespaces, context, wait_for(shutdown)).await;
+        Ok(())
+    };
+    server.abort();
+    result
+}
+
+/// Stands by until this replica holds the Lease, reconciles while it does, and stops at
+/// once if it loses it (another replica may already be writing).
+async fn lead(args: &RunArgs, client: Client, namespace: &str, identity: &str, context: Arc<Context>, health: &Health, shutdown: watch::Receiver<bool>) -> Result<(), String> {
+    let manager = LeaseManagerBuilder::new(client, &args.lease_name)
+        .with_namespace(namespace)
+        .with_identity(identity)
+        .with_duration(LEASE_SECONDS)
+        .with_grace(LEASE_GRACE_SECONDS)
+        .build()
+        .await
+        .map_err(|e| format!("leader election: {e}"))?;
+    let (mut leading, lease_task) = manager.watch().await;
+    health.ready.store(true, Ordering::Relaxed);
+    info!(lease = %args.lease_name, %namespace, %identity, "waiting to lead");
+    let mut stop = shutdown.clone();
+    let outcome = loop {
+        if *leading.borrow_and_update() {
+            break Ok(true);
+        }
+        tokio::select! {
+            changed = leading.changed() => if changed.is_err() { break Err("the lease manager stopped".to_string()) },
+            _ = stop.changed() => break Ok(false),
+        }
+    };
+    let result = match outcome {
+        Ok(true) => {
+            info!("leading: reconciling");
+            let mut lost = leading.clone();
+            let lost_lease = async move {
+                while lost.changed().await.is_ok() {
+                    if !*lost.borrow() {
+                        return;
+                    }
+                }
+            };
+            let lost_it = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = lost_it.clone();
+            let stop = async move {
+                tokio::select! {
+                    () = wait_for(shutdown) => {},
+                    () = lost_lease => flag.store(true, Ordering::Relaxed),
+                }
+            };
+            run_controllers(&args.namespaces, context, stop).await;
+            if lost_it.load(Ordering::Relaxed) { Err("lost the lease; stopping so that only the new leader writes".to_string()) } else { Ok(()) }
+        }
+        Ok(false) => Ok(()),
+        Err(error) => Err(error),
+    };
+    // Closing the channel makes the manager release the Lease, so a successor need not wait.
+    drop(leading);
+    match lease_task.await {
+        Ok(Ok(_)) => info!("released the lease"),
+        Ok(Err(error)) => warn!(%error, "releasing the lease"),
+        Err(error) => warn!(%error, "the lease task failed"),
+    }
+    result
+}
+
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "compose-operator".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// SIGTERM (how Kubernetes stops a pod) or Ctrl-C flips the channel to true.
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (sender, receiver) = watch::channel(false);
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => futures::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            () = terminate => {},
+        }
+        info!("shutting down");
+        let _ = sender.send(true);
+    });
+    receiver
+}
+
+async fn wait_for(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+async fn run_controllers(namespaces: &[String], context: Arc<Context>, stop: impl std::future::Future<Output = ()> + Send + 'static) {
+    let stop = futures::FutureExt::shared(Box::pin(stop));
+    let scopes: Vec<Option<&str>> = if namespaces.is_empty() { vec![None] } else { namespaces.iter().map(|n| Some(n.as_str())).collect() };
+    let controllers = scopes.into_iter().map(|scope| {
+        let stop = stop.clone();
+        run_controller(scope, context.clone(), stop)
+    });
+    futures::future::join_all(controllers).await;
+}
+
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn run_controller(namespace: Option<&str>, context: Arc<Context>, stop: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+    let client = &context.client;
+    let ours = watcher::Config::default().labels(&format!("{}={}", names::MANAGED_BY, names::OPERATOR));
+    let controller = Controller::new(scoped::<ComposeStack>(client, namespace), watcher::Config::default())
+        // Bursts of child status updates (pods becoming ready one by one) become one reconcile.
+        .with_config(controller::Config::default().debounce(Duration::from_millis(500)));
+    context.metrics.watch_stacks(controller.store());
+    info!(scope = namespace.unwrap_or("all namespaces"), "watching ComposeStacks");
+    controller
+        .owns(scoped::<Deployment>(client, namespace), ours.clone())
+        .owns(scoped::<StatefulSet>(client, namespace), ours.clone())
+        .owns(scoped::<DaemonSet>(client, namespace), ours.clone())
+        .owns(scoped::<Job>(client, namespace), ours.clone())
+        .owns(scoped::<Service>(client, namespace), ours.clone())
+        .owns(scoped::<PersistentVolumeClaim>(client, namespace), ours.clone())
+        .owns(scoped::<ConfigMap>(client, namespace), ours.clone())
+        .owns(scoped::<Secret>(client, namespace), ours.clone())
+        .owns(scoped::<NetworkPolicy>(client, namespace), ours)
+        .graceful_shutdown_on(stop)
+        .run(reconcile_and_count, error_policy, context.clone())
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                match error {
+                    controller::Error::ReconcilerFailed(error, object) => warn!(stack = %object, %error, "reconcile failed; retrying with back-off"),
+                    other => error!(error = %other, "controller"),
+                }
+            }
+        })
+        .await;
+}
+
+async fn reconcile_and_count(stack: Arc<ComposeStack>, context: Arc<Context>) -> Result<Action, reconcile::Error> {
+    let key = format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any());
+    let action = reconcile::reconcile(stack, context.clone()).await?;
+    context.succeeded(&key);
+    Ok(action)
+}
+
+fn error_policy(stack: Arc<ComposeStack>, _error: &reconcile::Error, context: Arc<Context>) -> Action {
+    let key = format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any());
+    Action::requeue(context.retry_after_failure(&key))
+}

@@ -1,0 +1,278 @@
+//! One reconcile of one ComposeStack: translate the whole stack first (an invalid stack
+//! changes nothing), refuse to touch objects it does not own, apply what `depends_on`
+//! allows, prune what the stack no longer declares, then report.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use tracing::{debug, info, instrument, warn};
+
+use super::cluster::{Cluster, ClusterError};
+use super::context::Context;
+use super::events;
+use super::gate;
+use super::live::{Live, controller_of};
+use super::progress::Progress;
+use super::status::{self, Assessment, Problem};
+use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
+use crate::build::{self, Object, Translation, WorkloadKind};
+
+/// How soon a stack blocked by someone else's object looks again: that object's removal
+/// sends no event the operator watches.
+const CONFLICT_RETRY: Duration = Duration::from_secs(30);
+/// The pod-template fingerprint of a Job, whose template cannot change in place.
+pub const JOB_TEMPLATE_HASH: &str = "compose-operator.dev/template-hash";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("writing the status: {0}")]
+    Status(#[source] kube::Error),
+    #[error("the ComposeStack has no {0}")]
+    Incomplete(&'static str),
+}
+
+/// What changed in the cluster, for Events.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub applied: Vec<String>,
+    pub pruned: Vec<String>,
+}
+
+#[instrument(skip_all, fields(stack = %stack.name_any(), namespace = stack.namespace().unwrap_or_default()))]
+pub async fn reconcile(stack: Arc<ComposeStack>, context: Arc<Context>) -> Result<Action, Error> {
+    if stack.metadata.deletion_timestamp.is_some() {
+        // Owner references hand the children to the garbage collector.
+        return Ok(Action::await_change());
+    }
+    let started = Instant::now();
+    let namespace = stack.namespace().ok_or(Error::Incomplete("namespace"))?;
+    let cluster = Cluster::new(context.client.clone(), &namespace);
+    let result = converge(&stack, &cluster, &context).await;
+    context.metrics.observe_reconcile(started.elapsed(), &result);
+    let (assessment, changes) = result?;
+
+    let previous = stack.status.clone().unwrap_or_default();
+    let retry = match &assessment.problem {
+        Some(problem) if problem.reason == Problem::INVALID_COMPOSE => Action::await_change(),
+        Some(problem) if problem.reason == Problem::CONFLICT => Action::requeue(CONFLICT_RETRY),
+        _ => Action::requeue(context.requeue),
+    };
+    let next = status::status(&previous, stack.metadata.generation, assessment, Time(Timestamp::now()));
+    events::publish(&context.recorder, &stack, &previous, &next, &changes).await;
+    if next != previous {
+        write_status(&stack, &context, &next).await?;
+    }
+    info!(phase = next.phase.as_deref().unwrap_or_default(), ready = next.ready_services.as_deref().unwrap_or_default(), "reconciled");
+    Ok(retry)
+}
+
+async fn converge(stack: &ComposeStack, cluster: &Cluster, context: &Context) -> Result<(Assessment, Changes), Error> {
+    let name = stack.name_any();
+    let namespace = stack.namespace().unwrap_or_default();
+    let uid = stack.uid().ok_or(Error::Incomplete("uid"))?;
+    let translation = match build::translate(&name, &namespace, &stack.spec, &context.policy) {
+        Ok(translation) => translation,
+        Err(errors) => {
+            let problem = Problem { reason: Problem::INVALID_COMPOSE, message: format!("the compose document was not applied: {errors}") };
+            return Ok((Assessment { problem: Some(problem), ..Default::default() }, Changes::default()));
+        }
+    };
+    let warnings = translation.warnings.iter().map(ToString::to_string).collect();
+    let mut live = cluster.owned(&name, &uid).await?;
+    let mut changes = Changes::default();
+
+    if stack.spec.suspended() {
+        suspend(cluster, &live, &mut changes).await?;
+        let services = translation.services.iter().map(|plan| ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), ..Default::default() }).collect();
+        return Ok((Assessment { services: Some(services), warnings: Some(warnings), suspended: true, problem: None }, changes));
+    }
+
+    let owner = stack.controller_owner_ref(&()).ok_or(Error::Incomplete("uid"))?;
+    let desired = desired_objects(&translation, &owner, stack.spec.retain_volumes());
+    if let Some(conflict) = find_conflict(cluster, &desired, &live).await? {
+        let problem = Problem { reason: Problem::CONFLICT, message: conflict };
+        return Ok((Assessment { problem: Some(problem), warnings: Some(warnings), ..Default::default() }, changes));
+    }
+
+    let waiting = gate::waiting(&translation.services, &live);
+    let held_back: BTreeSet<(&str, &str)> = translation
+        .services
+        .iter()
+        .filter(|plan| waiting.contains_key(&plan.name))
+        .flat_map(|plan| plan.objects.iter().map(|o| (o.kind(), o.name())))
+        .collect();
+    for object in desired.iter().filter(|o| !held_back.contains(&(o.kind(), o.name()))) {
+        if let Err(problem) = apply_one(cluster, object, &mut live, &mut changes).await? {
+            return Ok((Assessment { problem: Some(problem), warnings: Some(warnings), ..Default::default() }, changes));
+        }
+    }
+    prune(cluster, &desired, &mut live, stack.spec.retain_volumes(), &mut changes).await?;
+
+    let services: Vec<ServiceStatus> = translation
+        .services
+        .iter()
+        .map(|plan| match (waiting.get(&plan.name), live.get(plan.kind.as_str(), &plan.name)) {
+            (Some(reason), _) => ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), message: Some(reason.clone()), ..Default::default() },
+            (None, Some(workload)) => Progress::of(workload).into_status(&plan.compose_name, plan.kind.as_str()),
+            (None, None) => ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), message: Some("being created".into()), ..Default::default() },
+        })
+        .collect();
+    let problem = services
+        .iter()
+        .filter(|s| s.kind == WorkloadKind::Job.as_str())
+        .find_map(|s| s.message.as_ref().filter(|m| m.starts_with("the job failed")).map(|m| format!("{}: {m}; change the stack or delete the Job to run it again", s.name)))
+        .map(|message| Problem { reason: Problem::JOB_FAILED, message });
+    Ok((Assessment { services: Some(services), warnings: Some(warnings), problem, suspended: false }, changes))
+}
+
+/// The translation as apply bodies: owned by the stack (claims only when they go with it),
+/// in the order pods need them, Jobs fingerprinted.
+fn desired_objects(translation: &Translation, owner: &OwnerReference, retain_claims: bool) -> Vec<Object> {
+    let mut objects: Vec<Object> = translation.objects().cloned().collect();
+    for object in &mut objects {
+        let is_retained_claim = matches!(object, Object::PersistentVolumeClaim(_)) && retain_claims;
+        if !is_retained_claim {
+            object.metadata_mut().owner_references = Some(vec![owner.clone()]);
+        }
+        if let Object::Job(job) = object {
+            let fingerprint = fingerprint(&serde_json::to_string(&job.spec).unwrap_or_default());
+            job.metadata.annotations.get_or_insert_default().insert(JOB_TEMPLATE_HASH.into(), fingerprint);
+        }
+    }
+    objects.sort_by_key(Object::kind_rank);
+    objects
+}
+
+/// FNV-1a: stable across Rust releases (std's hasher is not), so an operator upgrade does
+/// not look like a changed Job.
+fn fingerprint(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{hash:016x}")
+}
+
+/// The first desired object whose name is taken by an object the stack does not own.
+async fn find_conflict(cluster: &Cluster, desired: &[Object], live: &Live) -> Result<Option<String>, ClusterError> {
+    for object in desired {
+        if live.get(object.kind(), object.name()).is_some() {
+            continue;
+        }
+        if let Some(existing) = cluster.find(object.kind(), object.name()).await? {
+            let owner = match controller_of(&existing) {
+                Some(owner) => format!("{} {}", owner.kind, owner.name),
+                None => "no controller".to_string(),
+            };
+            return Ok(Some(format!(
+                "{} already exists and is not part of this stack (owned by {owner}); it was left untouched and nothing was applied. Rename the compose service or remove that object",
+                object.reference()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Applies one object, or says why the API server will never take it.
+async fn apply_one(cluster: &Cluster, object: &Object, live: &mut Live, changes: &mut Changes) -> Result<Result<(), Problem>, ClusterError> {
+    let existing = live.get(object.kind(), object.name());
+    if let (Object::Job(_), Some(existing)) = (object, existing) {
+        let hash = |o: &Object| o.metadata().annotations.as_ref().and_then(|a| a.get(JOB_TEMPLATE_HASH)).cloned();
+        if hash(existing) == hash(object) {
+            // A Job's template cannot change and a finished Job must not rerun: leave it.
+            return Ok(Ok(()));
+        }
+        // Recreated once the garbage collector has removed it (its deletion wakes us).
+        cluster.delete("Job", object.name()).await?;
+        live.forget("Job", object.name());
+        changes.pruned.push(format!("{} (changed; recreated)", object.reference()));
+        return Ok(Ok(()));
+    }
+    let before = existing.and_then(|o| o.metadata().resource_version.clone());
+    match cluster.apply(object).await {
+        Ok(stored) => {
+            if stored.metadata().resource_version != before {
+                debug!(object = %object.reference(), "applied a change");
+                changes.applied.push(object.reference());
+            }
+            live.record(stored);
+            Ok(Ok(()))
+        }
+        Err(error) if error.is_permanent() => {
+            warn!(object = %object.reference(), %error, "the API server refused an object");
+            let message = format!("the API server refused {}: {error}", object.reference());
+            Ok(Err(Problem { reason: Problem::REJECTED, message }))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Deletes what the stack owns but no longer declares; a workload whose kind changed goes too.
+async fn prune(cluster: &Cluster, desired: &[Object], live: &mut Live, retain_claims: bool, changes: &mut Changes) -> Result<(), ClusterError> {
+    let wanted: BTreeSet<(&str, &str)> = desired.iter().map(|o| (o.kind(), o.name())).collect();
+    let unwanted: Vec<(&'static str, String)> = live
+        .objects()
+        .iter()
+        .filter(|o| !wanted.contains(&(o.kind(), o.name())))
+        .filter(|o| !(retain_claims && matches!(o, Object::PersistentVolumeClaim(_))))
+        // Claims made from a StatefulSet's templates belong to the StatefulSet.
+        .filter(|o| !matches!(o, Object::PersistentVolumeClaim(_)) || controller_of(o).is_some())
+        .map(|o| (o.kind(), o.name().to_string()))
+        .collect();
+    for (kind, name) in unwanted {
+        cluster.delete(kind, &name).await?;
+        live.forget(kind, &name);
+        changes.pruned.push(format!("{kind}/{name}"));
+    }
+    Ok(())
+}
+
+/// Scales Deployments and StatefulSets to zero and removes DaemonSets (they cannot scale);
+/// Jobs run to their end. Resuming applies the stack as usual.
+async fn suspend(cluster: &Cluster, live: &Live, changes: &mut Changes) -> Result<(), ClusterError> {
+    for object in live.objects() {
+        let replicas = match object {
+            Object::Deployment(d) => d.spec.replicas,
+            Object::StatefulSet(s) => s.spec.replicas,
+            Object::DaemonSet(_) => {
+                cluster.delete("DaemonSet", object.name()).await?;
+                changes.pruned.push(format!("{} (suspended)", object.reference()));
+                continue;
+            }
+            _ => continue,
+        };
+        if replicas != Some(0) {
+            cluster.scale(object.kind(), object.name(), 0).await?;
+            changes.applied.push(format!("{} scaled to 0 (suspended)", object.reference()));
+        }
+    }
+    Ok(())
+}
+
+async fn write_status(stack: &ComposeStack, context: &Context, status: &ComposeStackStatus) -> Result<(), Error> {
+    let api: Api<ComposeStack> = Api::namespaced(context.client.clone(), &stack.namespace().unwrap_or_default());
+    let body = serde_json::json!({
+        "apiVersion": format!("{GROUP}/v1alpha1"),
+        "kind": "ComposeStack",
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch_status(&stack.name_any(), &params, &Patch::Apply(&body)).await.map_err(Error::Status)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_stable() {
+        assert_eq!(fingerprint(""), "cbf29ce484222325");
+        assert_eq!(fingerprint("a"), "af63dc4c8601ec8c");
+    }
+}
