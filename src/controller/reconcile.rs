@@ -95,7 +95,9 @@ async fn converge(stack: &ComposeStack, cluster: &Cluster, context: &Context) ->
         return Ok((Assessment { services: Some(services), warnings: Some(warnings), suspended: true, problem: None }, changes));
     }
 
-    let owner = stack.controller_owner_ref(&()).ok_or(Error::Incomplete("uid"))?;
+    let mut owner = stack.controller_owner_ref(&()).ok_or(Error::Incomplete("uid"))?;
+    // Foreground deletion of the stack then waits for its children.
+    owner.block_owner_deletion = Some(true);
     let desired = desired_objects(&translation, &owner, stack.spec.retain_volumes());
     if let Some(conflict) = find_conflict(cluster, &desired, &live).await? {
         let problem = Problem { reason: Problem::CONFLICT, message: conflict };
