@@ -25,6 +25,9 @@ struct FakeApi {
     /// Every write, as `VERB plural/name` (and `event Reason`).
     writes: Vec<String>,
     revision: u64,
+    /// An object whose every patch the fake refuses as invalid, as a real API server
+    /// refuses what its validation rejects.
+    invalid: Option<(&'static str, &'static str)>,
 }
 
 struct Target {
@@ -58,8 +61,17 @@ impl FakeApi {
         api
     }
 
-    fn handle(&mut self, method: &Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    fn handle(&mut self, method: &Method, uri: &http::Uri, body: Option<Value>) -> (StatusCode, Value) {
+        let path = uri.path();
         let target = target(path);
+        if method == Method::PATCH && self.invalid == Some((target.plural.as_str(), target.name.as_deref().unwrap_or_default())) {
+            self.writes.push(format!("refused {}/{}", target.plural, target.name.unwrap_or_default()));
+            return status_error(422, "Invalid");
+        }
+        if uri.query().is_some_and(|q| q.contains("dryRun=All")) {
+            self.writes.push(format!("dry-run {}/{}", target.plural, target.name.unwrap_or_default()));
+            return (StatusCode::OK, body.unwrap_or_default());
+        }
         let key = |name: &String| (target.plural.clone(), name.clone());
         match (method.as_str(), &target.name, target.subresource.as_deref()) {
             ("GET", None, _) => {
@@ -123,7 +135,7 @@ fn client(api: Arc<Mutex<FakeApi>>) -> Client {
             let (parts, body) = request.into_parts();
             let bytes = body.collect_bytes().await.unwrap();
             let body = (!bytes.is_empty()).then(|| serde_json::from_slice(&bytes).unwrap());
-            let (status, value) = api.lock().unwrap().handle(&parts.method, parts.uri.path(), body);
+            let (status, value) = api.lock().unwrap().handle(&parts.method, &parts.uri, body);
             let response = Response::builder().status(status).body(Body::from(serde_json::to_vec(&value).unwrap())).unwrap();
             respond.send_response(response);
         }
@@ -169,7 +181,16 @@ async fn a_new_stack_is_applied_in_order_and_reported() {
     let writes = reconcile_once(&api, stack(WEB, None)).await;
     assert_eq!(
         writes,
-        ["apply services/web", "apply services/web-published", "apply deployments/web", "event Applied", "status composestacks/shop"]
+        [
+            "dry-run services/web",
+            "dry-run services/web-published",
+            "dry-run deployments/web",
+            "apply services/web",
+            "apply services/web-published",
+            "apply deployments/web",
+            "event Applied",
+            "status composestacks/shop"
+        ]
     );
     let api = api.lock().unwrap();
     let deployment = &api.objects[&("deployments".to_string(), "web".to_string())];
@@ -222,7 +243,10 @@ async fn a_removed_service_is_pruned_and_the_rest_left_alone() {
     let api = Arc::new(Mutex::new(FakeApi::default()));
     reconcile_once(&api, stack(both, None)).await;
     let writes = reconcile_once(&api, stack(WEB, None)).await;
-    assert_eq!(writes, ["delete services/cache", "delete deployments/cache", "event Pruned", "status composestacks/shop"]);
+    assert_eq!(
+        writes,
+        ["dry-run services/web", "dry-run services/web-published", "dry-run deployments/web", "delete services/cache", "delete deployments/cache", "event Pruned", "status composestacks/shop"]
+    );
 }
 
 #[tokio::test]
@@ -230,11 +254,20 @@ async fn dependents_are_held_back_until_their_dependency_is_healthy() {
     let compose = "services:\n  app:\n    image: a\n    depends_on: {db: {condition: service_healthy}}\n  db:\n    image: b\n";
     let api = Arc::new(Mutex::new(FakeApi::default()));
     let writes = reconcile_once(&api, stack(compose, None)).await;
-    assert_eq!(writes, ["apply services/db", "apply deployments/db", "event Applied", "event Waiting", "status composestacks/shop"]);
+    assert_eq!(writes, ["dry-run services/db", "dry-run deployments/db", "apply services/db", "apply deployments/db", "event Applied", "event Waiting", "status composestacks/shop"]);
     // The Deployment controller reports db ready; the next reconcile releases app.
     api.lock().unwrap().objects.get_mut(&("deployments".to_string(), "db".to_string())).unwrap()["status"] =
         json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1});
     api.lock().unwrap().objects.get_mut(&("deployments".to_string(), "db".to_string())).unwrap()["metadata"]["generation"] = json!(1);
     let writes = reconcile_once(&api, stack(compose, None)).await;
     assert!(writes.contains(&"apply deployments/app".to_string()), "{writes:?}");
+}
+
+#[tokio::test]
+async fn an_object_the_api_server_refuses_stops_the_stack_before_any_write() {
+    let api = Arc::new(Mutex::new(FakeApi { invalid: Some(("deployments", "web")), ..Default::default() }));
+    let writes = reconcile_once(&api, stack(WEB, None)).await;
+    assert_eq!(writes, ["dry-run services/web", "dry-run services/web-published", "refused deployments/web", "event Rejected", "status composestacks/shop"]);
+    let api = api.lock().unwrap();
+    assert_eq!(api.objects[&("composestacks".to_string(), "shop".to_string())]["status"]["phase"], "Stalled");
 }

@@ -5,3 +5,4 @@ mod harness;
 mod stack;
 
 mod lifecycle;
+mod operations;

@@ -167,6 +167,9 @@ fn replicas(service: &Service, deploy: &Deploy, path: &Path, report: &mut Report
     Some(replicas as i32)
 }
 
+/// Kubernetes' default `progressDeadlineSeconds` for Deployments.
+const DEFAULT_PROGRESS_DEADLINE: i32 = 600;
+
 /// `deploy.update_config` → rolling-update parameters shared by the workload kinds.
 struct Rollout {
     max_surge: Option<IntOrString>,
@@ -209,8 +212,14 @@ fn rollout(deploy: Option<&Deploy>, path: &Path, report: &mut Report) -> Rollout
     if update.max_failure_ratio.is_some() {
         report.warn(&path.key("max_failure_ratio"), "Kubernetes has no failure ratio for rollouts; ignored");
     }
-    // The deadline must exceed minReadySeconds or the API server refuses the Deployment.
-    let progress_deadline_seconds = monitor.map(|m| m.max(min_ready_seconds.unwrap_or(0).saturating_add(1)));
+    // The deadline must exceed minReadySeconds or the API server refuses the Deployment;
+    // a long `delay` without `monitor` keeps the default deadline's 600 s of margin.
+    let min_ready = min_ready_seconds.unwrap_or(0);
+    let progress_deadline_seconds = match monitor {
+        Some(monitor) => Some(monitor.max(min_ready.saturating_add(1))),
+        None if min_ready >= DEFAULT_PROGRESS_DEADLINE => Some(min_ready.saturating_add(DEFAULT_PROGRESS_DEADLINE)),
+        None => None,
+    };
     Rollout { max_surge: Some(max_surge), max_unavailable: Some(max_unavailable), min_ready_seconds, progress_deadline_seconds }
 }
 

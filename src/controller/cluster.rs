@@ -18,7 +18,7 @@ pub struct Cluster {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error(transparent)]
+    #[error("{}", describe(.0))]
     Api(#[from] kube::Error),
     #[error("{kind} from the API server could not be read: {source}")]
     Decode { kind: String, source: serde_json::Error },
@@ -33,6 +33,14 @@ impl ClusterError {
             ClusterError::Api(_) => false,
             ClusterError::Decode { .. } => true,
         }
+    }
+}
+
+/// The API server's own words (`Deployment.apps "web" is invalid: ...`), not the debug dump.
+fn describe(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+        other => other.to_string(),
     }
 }
 
@@ -82,7 +90,15 @@ impl Cluster {
 
     /// Server-side apply with the operator's one field manager; returns the object as stored.
     pub async fn apply(&self, object: &Object) -> Result<Object, ClusterError> {
-        let params = PatchParams::apply(FIELD_MANAGER).force();
+        self.patch(object, PatchParams::apply(FIELD_MANAGER).force()).await
+    }
+
+    /// The same apply, validated and admitted by the API server but not stored.
+    pub async fn dry_run(&self, object: &Object) -> Result<Object, ClusterError> {
+        self.patch(object, PatchParams::apply(FIELD_MANAGER).force().dry_run()).await
+    }
+
+    async fn patch(&self, object: &Object, params: PatchParams) -> Result<Object, ClusterError> {
         let stored = self.api(object.kind()).patch(object.name(), &params, &Patch::Apply(object.to_json())).await?;
         decode(object.kind(), stored)
     }

@@ -19,7 +19,7 @@ use super::events;
 use super::gate;
 use super::live::{Live, controller_of};
 use super::progress::Progress;
-use super::status::{self, Assessment, Problem};
+use super::status::{self, Assessment, Problem, holding};
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
 use crate::build::{self, Object, Translation, WorkloadKind};
 
@@ -111,7 +111,21 @@ async fn converge(stack: &ComposeStack, cluster: &Cluster, context: &Context) ->
         .filter(|plan| waiting.contains_key(&plan.name))
         .flat_map(|plan| plan.objects.iter().map(|o| (o.kind(), o.name())))
         .collect();
-    for object in desired.iter().filter(|o| !held_back.contains(&(o.kind(), o.name()))) {
+    let released: Vec<&Object> = desired.iter().filter(|o| !held_back.contains(&(o.kind(), o.name()))).collect();
+    if is_new_generation(stack) {
+        // The API server judges every object before the first write, so a stack it would
+        // refuse halfway is not half-applied.
+        for object in released.iter().filter(|o| !(matches!(o, Object::Job(_)) && live.get("Job", o.name()).is_some())) {
+            match cluster.dry_run(object).await {
+                Ok(_) => {}
+                Err(error) if error.is_permanent() => {
+                    return Ok((Assessment { problem: Some(rejected(object, &error)), warnings: Some(warnings), ..Default::default() }, changes));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+    for object in released {
         if let Err(problem) = apply_one(cluster, object, &mut live, &mut changes).await? {
             return Ok((Assessment { problem: Some(problem), warnings: Some(warnings), ..Default::default() }, changes));
         }
@@ -205,13 +219,20 @@ async fn apply_one(cluster: &Cluster, object: &Object, live: &mut Live, changes:
             live.record(stored);
             Ok(Ok(()))
         }
-        Err(error) if error.is_permanent() => {
-            warn!(object = %object.reference(), %error, "the API server refused an object");
-            let message = format!("the API server refused {}: {error}", object.reference());
-            Ok(Err(Problem { reason: Problem::REJECTED, message }))
-        }
+        Err(error) if error.is_permanent() => Ok(Err(rejected(object, &error))),
         Err(error) => Err(error),
     }
+}
+
+fn rejected(object: &Object, error: &ClusterError) -> Problem {
+    warn!(object = %object.reference(), %error, "the API server refused an object");
+    Problem { reason: Problem::REJECTED, message: format!("the API server refused {}: {error}", object.reference()) }
+}
+
+/// The spec changed since the last status, or the last attempt failed: worth a dry run.
+fn is_new_generation(stack: &ComposeStack) -> bool {
+    let status = stack.status.as_ref();
+    status.and_then(|s| s.observed_generation) != stack.metadata.generation || status.is_some_and(|s| holding(s, "Stalled").is_some())
 }
 
 /// Deletes what the stack owns but no longer declares; a workload whose kind changed goes too.
