@@ -32,7 +32,7 @@ fn outcome(path: &Path) -> (bool, String) {
     let (spec, policy) = support::spec_and_policy(&text);
     match build::translate("conformance", "default", &spec, &policy) {
         Ok(translation) => (true, format!("converts ({} objects, {} warnings)", translation.objects().count(), translation.warnings.len())),
-        Err(errors) => (false, format!("refused: {}", errors.0[0].to_string().replace('\t', " ").replace('\n', " "))),
+        Err(errors) => (false, format!("refused: {}", errors.0[0].to_string().replace(['\t', '\n'], " "))),
     }
 }
 

@@ -374,10 +374,9 @@ fn parse_expose(service: &Service, path: &Path, report: &mut Report) -> Vec<(u16
 
 /// Two objects of one kind with one name would overwrite each other.
 fn check_unique_names(translation: &Translation, report: &mut Report) {
-    let mut seen = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
     for object in translation.objects() {
-        if let Some(previous) = seen.insert((object.kind(), object.name().to_string()), ()) {
-            let _ = previous;
+        if !seen.insert((object.kind(), object.name().to_string())) {
             report.error(Diagnostic::new(Path::root().key("services"), format!("two parts of the stack would both create {} `{}`", object.kind(), object.name()))
                 .with_hint("rename one of the services, aliases or volumes"));
         }

@@ -8,6 +8,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::Resource;
 use serde::Serialize;
 
+// Every variant is a whole Kubernetes object and a stack has a few dozen at most: boxing
+// the larger ones would save nothing worth the indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Object {
     Deployment(Deployment),

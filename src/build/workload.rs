@@ -151,10 +151,10 @@ pub fn lifecycle(service: &Service, path: &Path, has_per_replica_claims: bool, r
 fn replicas(service: &Service, deploy: &Deploy, path: &Path, report: &mut Report) -> Option<i32> {
     let from_deploy = deploy.replicas.as_ref().map(|r| report.check(&path.key("deploy").key("replicas"), r.as_u32()));
     let from_scale = service.scale.as_ref().map(|r| report.check(&path.key("scale"), r.as_u32()));
-    if let (Some(Some(a)), Some(Some(b))) = (from_deploy, from_scale) {
-        if a != b {
-            report.warn(&path.key("scale"), "deploy.replicas is set too and takes precedence");
-        }
+    if let (Some(Some(a)), Some(Some(b))) = (from_deploy, from_scale)
+        && a != b
+    {
+        report.warn(&path.key("scale"), "deploy.replicas is set too and takes precedence");
     }
     let replicas = match (from_deploy, from_scale) {
         (Some(value), _) | (None, Some(value)) => value?,

@@ -359,6 +359,8 @@ pub struct PortLong {
     pub app_protocol: Option<String>,
 }
 
+// The long form is the rare one; boxing it would only add noise to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum VolumeMount {
     Short(String),

@@ -46,7 +46,7 @@ pub fn validate(file: &ComposeFile, report: &mut Report) {
         if service.external_links.is_some() {
             report.warn(&path.key("external_links"), "containers outside the stack are not reachable by name; ignored");
         }
-        for (dependency, _) in &service.depends_on {
+        for dependency in service.depends_on.keys() {
             if !file.services.contains_key(dependency) {
                 report.error(Diagnostic::new(path.key("depends_on").key(dependency), format!("depends on `{dependency}`, which is not a service of this stack (or its profile is not enabled)")));
             }

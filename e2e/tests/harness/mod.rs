@@ -35,10 +35,10 @@ pub fn repo_root() -> &'static Path {
 pub fn kubeconfig() -> &'static PathBuf {
     static KUBECONFIG: OnceLock<PathBuf> = OnceLock::new();
     KUBECONFIG.get_or_init(|| {
-        if let Some(path) = std::env::var_os("KUBECONFIG").map(PathBuf::from) {
-            if path.is_file() {
-                return path;
-            }
+        if let Some(path) = std::env::var_os("KUBECONFIG").map(PathBuf::from)
+            && path.is_file()
+        {
+            return path;
         }
         let script = repo_root().join("e2e/cluster.sh");
         let status = Command::new("bash").arg(&script).arg("up").status().expect("run e2e/cluster.sh up");
