@@ -56,6 +56,48 @@ pub struct ComposeStackSpec {
     /// Scale long-running workloads to zero and stop applying changes until unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
+
+    /// Images by compose service name, setting or replacing `image:` (like kustomize's
+    /// `images:`). A service with only `build:` runs once it has an entry here; this is how
+    /// a CI pipeline hands its freshly pushed image to a GitOps repository.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
+
+    /// Project files by path relative to the compose file (`nginx/nginx.conf`), as UTF-8
+    /// text: what bind mounts of project files and directories, `configs: file:` and
+    /// `env_file` read, since a cluster has no project directory. `compose-operator stack`
+    /// fills it in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
+
+    /// Like `files`, for binary files, base64-encoded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub binary_files: BTreeMap<String, String>,
+
+    /// Project directories packed whole into `files`/`binaryFiles`: a bind mount of one of
+    /// these is served as a directory. Any other directory is not in the stack (a partial
+    /// copy would hide what the image has there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directories: Vec<String>,
+
+    /// A Secret in the stack's namespace holding the project's secret files (`secrets:
+    /// file:`), one key per file: its path with `/` written `__` (`secrets/db.txt` →
+    /// `secrets__db.txt`). Secret material never goes into the ComposeStack itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_files: Option<String>,
+
+    /// Bind mounts of project directories that are not in `files` (source code for live
+    /// reload): `Refuse` (default) or `Drop` them with a warning, for images that already
+    /// hold the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_mounts: Option<BindMounts>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum BindMounts {
+    #[default]
+    Refuse,
+    Drop,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
@@ -109,6 +151,14 @@ impl ComposeStackSpec {
 
     pub fn suspended(&self) -> bool {
         self.suspend.unwrap_or(false)
+    }
+
+    pub fn project_files(&self) -> crate::build::project_files::ProjectFiles<'_> {
+        crate::build::project_files::ProjectFiles { text: &self.files, binary: &self.binary_files, directories: &self.directories }
+    }
+
+    pub fn drops_bind_mounts(&self) -> bool {
+        self.bind_mounts == Some(BindMounts::Drop)
     }
 }
 

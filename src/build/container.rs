@@ -9,7 +9,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::policy::Policy;
+use super::project_files::{Content, ProjectFiles};
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
+use crate::compose::dotenv;
 use crate::compose::model::{Command, Healthcheck, Scalar, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
 
@@ -25,6 +27,7 @@ pub struct ContainerInput<'a> {
     pub policy: &'a Policy,
     pub ports: &'a [PortMapping],
     pub expose: &'a [(u16, Protocol)],
+    pub files: ProjectFiles<'a>,
 }
 
 pub fn container(input: &ContainerInput, report: &mut Report) -> Container {
@@ -34,7 +37,7 @@ pub fn container(input: &ContainerInput, report: &mut Report) -> Container {
         image: service.image.clone(),
         command: service.entrypoint.as_ref().and_then(|c| argv(c, &path.key("entrypoint"), report)),
         args: service.command.as_ref().and_then(|c| argv(c, &path.key("command"), report)),
-        env: non_empty(environment(service, path, input.variables, report)),
+        env: non_empty(environment(service, path, input.variables, input.files, report)),
         ports: non_empty(container_ports(input.ports, input.expose)),
         resources: resources(service, path, report),
         readiness_probe: None,
@@ -89,9 +92,29 @@ fn argv(command: &Command, path: &Path, report: &mut Report) -> Option<Vec<Strin
     Some(words)
 }
 
-fn environment(service: &Service, path: &Path, variables: &BTreeMap<String, String>, report: &mut Report) -> Vec<EnvVar> {
-    service
-        .environment
+/// `env_file` entries (in order, later files win) under `environment:` (which wins).
+fn environment(service: &Service, path: &Path, variables: &BTreeMap<String, String>, files: ProjectFiles, report: &mut Report) -> Vec<EnvVar> {
+    let mut merged: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for (index, env_file) in service.env_file.iter().enumerate() {
+        let file_path = path.key("env_file").key(index);
+        if let Some(format) = env_file.format.as_deref() {
+            report.warn(&file_path.key("format"), format!("the `{format}` format is not known here; the file is read as a .env file"));
+        }
+        match files.file(&env_file.path) {
+            Some(Content::Text(text)) => match dotenv::parse(text) {
+                Ok(entries) => merged.extend(entries),
+                Err(error) => report.error(Diagnostic::new(file_path, format!("`{}`: {error}", env_file.path))),
+            },
+            Some(Content::Binary(_)) => report.error(Diagnostic::new(file_path, format!("`{}` is not text", env_file.path))),
+            None if env_file.required => report.error(
+                Diagnostic::new(file_path, format!("the env file `{}` is not in spec.files", env_file.path))
+                    .with_hint("`compose-operator stack` packs it; or move the values to environment: or spec.variables"),
+            ),
+            None => report.warn(&file_path, format!("the optional env file `{}` is not in spec.files; skipped", env_file.path)),
+        }
+    }
+    merged.extend(service.environment.clone());
+    merged
         .iter()
         .filter_map(|(key, value)| {
             // `- KEY` without a value takes the value from where compose runs; here that is spec.variables.

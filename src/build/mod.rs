@@ -1,11 +1,13 @@
 //! Compose in, Kubernetes objects out. Pure: no I/O, no clients; the CLI prints the
 //! result and the controller applies it.
 
+pub mod configs;
 pub mod container;
 pub mod names;
 pub mod object;
 pub mod pod;
 pub mod policy;
+pub mod project_files;
 pub mod services;
 pub mod volumes;
 pub mod workload;
@@ -92,8 +94,9 @@ impl Translation {
 /// so a stack is never half-applied.
 pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
     let sources = Sources { compose: &spec.compose, overrides: &spec.overrides, variables: &spec.variables, profiles: &spec.profiles };
-    let loaded = load::load(&sources)?;
+    let mut loaded = load::load(&sources)?;
     let mut report = Report { errors: Vec::new(), warnings: loaded.warnings.clone() };
+    set_images(&mut loaded.file, &spec.images, &mut report);
     if stack.len() > names::MAX_NAME {
         report.error(Diagnostic::new(Path::root(), format!("the stack name `{stack}` is longer than {} characters, too long for a label value", names::MAX_NAME)));
     }
@@ -112,6 +115,18 @@ pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: 
     Ok(translation)
 }
 
+/// Pod-template annotation: the fingerprint of the configs and secrets a service mounts.
+pub const CONTENT_HASH: &str = "compose-operator.dev/content-hash";
+
+/// What the stack decided once and each service reads.
+#[derive(Clone, Copy)]
+struct ServiceContext<'a> {
+    named_volumes: &'a BTreeMap<String, volumes::NamedVolume>,
+    files: &'a configs::FilePlan,
+    aliases: &'a [String],
+    k8s_names: &'a BTreeMap<&'a str, String>,
+}
+
 struct Translator<'a> {
     stack: &'a str,
     spec: &'a ComposeStackSpec,
@@ -122,13 +137,25 @@ struct Translator<'a> {
 impl Translator<'_> {
     fn translate(&self, report: &mut Report) -> Translation {
         let named_volumes = volumes::plan_named_volumes(self.stack, self.file, report);
-        let shared = named_volumes
+        let files = configs::plan(
+            &configs::PlanInput {
+                stack: self.stack,
+                configs: &self.file.configs,
+                secrets: &self.file.secrets,
+                variables: &self.spec.variables,
+                files: self.spec.project_files(),
+                secret_files: self.spec.secret_files.as_deref(),
+            },
+            report,
+        );
+        let mut shared: Vec<Object> = named_volumes
             .values()
             .filter_map(|plan| match plan {
                 volumes::NamedVolume::Shared { claim_name } => Some(Object::PersistentVolumeClaim(volumes::shared_claim(self.stack, claim_name, self.spec))),
                 _ => None,
             })
             .collect();
+        shared.extend(files.objects.iter().cloned());
         let k8s_names: BTreeMap<&str, String> = self
             .file
             .services
@@ -139,49 +166,71 @@ impl Translator<'_> {
             })
             .collect();
         let aliases = self.aliases(&k8s_names, report);
-        let services = self
+        let services: Vec<(ServicePlan, Vec<Object>)> = self
             .file
             .services
             .iter()
             .filter_map(|(compose_name, service)| {
                 let name = k8s_names.get(compose_name.as_str())?;
                 let service_aliases = aliases.get(name.as_str()).map(Vec::as_slice).unwrap_or_default();
-                self.service(compose_name, name, service, &named_volumes, service_aliases, &k8s_names, report)
+                let context = ServiceContext { named_volumes: &named_volumes, files: &files, aliases: service_aliases, k8s_names: &k8s_names };
+                self.service(compose_name, name, service, &context, report)
             })
             .collect();
         if self.file.networks.len() > 1 {
             report.warn(&Path::root().key("networks"), "network isolation is not enforced yet: every service of the stack can reach every other");
+        }
+        let (services, project_files): (Vec<ServicePlan>, Vec<Vec<Object>>) = services.into_iter().unzip();
+        // Two services mounting the same project file share its ConfigMap.
+        for object in project_files.into_iter().flatten() {
+            if !shared.iter().any(|o| o.kind() == object.kind() && o.name() == object.name()) {
+                shared.push(object);
+            }
         }
         let translation = Translation { services, shared, warnings: Vec::new() };
         check_unique_names(&translation, report);
         translation
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn service(
-        &self,
-        compose_name: &str,
-        name: &str,
-        service: &Service,
-        named_volumes: &BTreeMap<String, volumes::NamedVolume>,
-        aliases: &[String],
-        k8s_names: &BTreeMap<&str, String>,
-        report: &mut Report,
-    ) -> Option<ServicePlan> {
+    /// The service's plan, and the stack-level objects it needs (its project files).
+    fn service(&self, compose_name: &str, name: &str, service: &Service, context: &ServiceContext, report: &mut Report) -> Option<(ServicePlan, Vec<Object>)> {
+        let ServiceContext { named_volumes, files, aliases, k8s_names } = *context;
         let path = Path::root().key("services").key(compose_name);
         let ports = parse_ports(service, &path, report);
         let expose = parse_expose(service, &path, report);
-        let service_volumes = volumes::service_volumes(&volumes::VolumeInput { service, path: &path, named: named_volumes, policy: self.policy }, report);
+        let service_volumes = volumes::service_volumes(
+            &volumes::VolumeInput { stack: self.stack, service, path: &path, named: named_volumes, policy: self.policy, spec: self.spec },
+            report,
+        );
         let lifecycle = workload::lifecycle(service, &path, !service_volumes.per_replica_claims.is_empty(), report)?;
         let mut container = container::container(
-            &container::ContainerInput { name, service, path: &path, variables: &self.spec.variables, policy: self.policy, ports: &ports, expose: &expose },
+            &container::ContainerInput {
+                name,
+                service,
+                path: &path,
+                variables: &self.spec.variables,
+                policy: self.policy,
+                ports: &ports,
+                expose: &expose,
+                files: self.spec.project_files(),
+            },
             report,
         );
-        container.volume_mounts = container::non_empty(service_volumes.mounts);
-        let template = pod::template(
-            pod::PodInput { stack: self.stack, name, service, path: &path, policy: self.policy, container, volumes: service_volumes.volumes, restart_policy: lifecycle.restart_policy },
+        let project_files = service_volumes.project_files;
+        let mut service_files = configs::service_files(service, &path, files, report);
+        service_files.fingerprints.extend(service_volumes.fingerprints);
+        container.volume_mounts = container::non_empty(service_volumes.mounts.into_iter().chain(service_files.mounts).collect());
+        let pod_volumes = service_volumes.volumes.into_iter().chain(service_files.volumes).collect();
+        let mut template = pod::template(
+            pod::PodInput { stack: self.stack, name, service, path: &path, policy: self.policy, container, volumes: pod_volumes, restart_policy: lifecycle.restart_policy },
             report,
         );
+        if !service_files.fingerprints.is_empty() {
+            // A new content changes the template, so the workload rolls its pods.
+            let fingerprint = project_files::fingerprint(service_files.fingerprints.join(",").as_bytes());
+            let metadata = template.metadata.get_or_insert_default();
+            metadata.annotations.get_or_insert_default().insert(CONTENT_HASH.to_string(), fingerprint);
+        }
         for (key, reason) in service.keys_without_kubernetes_meaning() {
             report.warn(&path.key(key), reason);
         }
@@ -214,7 +263,15 @@ impl Translator<'_> {
         let depends_on = self.dependencies(service, &path, k8s_names, report);
         let mut objects = vec![workload];
         objects.extend(cluster_services.into_iter().map(Object::Service));
-        Some(ServicePlan { compose_name: compose_name.to_string(), name: name.to_string(), kind: lifecycle.kind, replicas: lifecycle.replicas, depends_on, objects })
+        let plan = ServicePlan {
+            compose_name: compose_name.to_string(),
+            name: name.to_string(),
+            kind: lifecycle.kind,
+            replicas: lifecycle.replicas,
+            depends_on,
+            objects,
+        };
+        Some((plan, project_files))
     }
 
     fn workload_metadata(&self, name: &str, service: &Service) -> ObjectMeta {
@@ -370,6 +427,18 @@ fn parse_expose(service: &Service, path: &Path, report: &mut Report) -> Vec<(u16
         .filter_map(|(index, entry)| report.check(&path.key("expose").key(index), units::parse_expose(&entry.0)))
         .flatten()
         .collect()
+}
+
+/// `spec.images`: the image a pipeline pushed, set over (or instead of) `image:`.
+fn set_images(file: &mut ComposeFile, images: &BTreeMap<String, String>, report: &mut Report) {
+    for (service, image) in images {
+        let path = Path::root().key("spec").key("images").key(service);
+        match file.services.get_mut(service) {
+            Some(_) if image.trim().is_empty() => report.error(Diagnostic::new(path, "the image is empty")),
+            Some(definition) => definition.image = Some(image.clone()),
+            None => report.warn(&path, "there is no such service in the stack (or its profile is not enabled); ignored"),
+        }
+    }
 }
 
 /// Two objects of one kind with one name would overwrite each other.

@@ -8,14 +8,16 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    EmptyDirVolumeSource, HostPathVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, Volume, VolumeMount, VolumeResourceRequirements,
+    ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, HostPathVolumeSource, KeyToPath, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::names;
+use super::object::Object;
 use super::policy::Policy;
+use super::project_files::{self, Content};
 use crate::api::ComposeStackSpec;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{ComposeFile, Scalar, Service, VolumeMount as ComposeMount};
@@ -123,6 +125,10 @@ pub struct ServiceVolumes {
     pub mounts: Vec<VolumeMount>,
     /// Named volumes this service alone uses: its StatefulSet's claim templates.
     pub per_replica_claims: Vec<String>,
+    /// ConfigMaps of the project files it bind-mounts (the same file in two services is one).
+    pub project_files: Vec<Object>,
+    /// Of those files' contents, so that a changed file rolls the pods.
+    pub fingerprints: Vec<String>,
 }
 
 /// One parsed mount, whatever syntax it was written in.
@@ -136,19 +142,23 @@ struct Mount<'a> {
 }
 
 pub struct VolumeInput<'a> {
+    pub stack: &'a str,
     pub service: &'a Service,
     pub path: &'a Path,
     pub named: &'a BTreeMap<String, NamedVolume>,
     pub policy: &'a Policy,
+    pub spec: &'a ComposeStackSpec,
 }
 
 pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolumes {
-    let VolumeInput { service, path, named, policy } = *input;
+    let VolumeInput { service, path, named, policy, .. } = *input;
     let mut result = ServiceVolumes::default();
     for (index, mount) in service.volumes.iter().enumerate() {
         let mount_path = path.key("volumes").key(index);
-        if let Some(mount) = parse_mount(mount, &mount_path, report) {
-            add_mount(&mut result, &mount, &mount_path, named, policy, report);
+        let Some(mount) = parse_mount(mount, &mount_path, report) else { continue };
+        match (mount.kind, mount.source) {
+            ("bind", Some(source)) if !source.starts_with('/') => project_mount(input, &mut result, &mount, source, &mount_path, report),
+            _ => add_mount(&mut result, &mount, &mount_path, named, policy, report),
         }
     }
     for (index, entry) in service.tmpfs.iter().enumerate() {
@@ -245,10 +255,6 @@ fn add_mount(result: &mut ServiceVolumes, mount: &Mount, path: &Path, named: &BT
                 );
                 return;
             }
-            if !source.starts_with('/') {
-                report.error(Diagnostic::new(path.clone(), format!("`{source}` is relative to a project directory a cluster does not have")).with_hint("use an absolute host path"));
-                return;
-            }
             (format!("host-{index}"), Volume { host_path: Some(HostPathVolumeSource { path: source.to_string(), type_: None }), ..Default::default() })
         }
         (kind, _) => {
@@ -263,6 +269,95 @@ fn add_mount(result: &mut ServiceVolumes, mount: &Mount, path: &Path, named: &BT
     }
     result.volumes.push(Volume { name: volume_name.clone(), ..source });
     push_mount(result, &volume_name, mount);
+}
+
+/// A bind mount of a project file or directory, served from `spec.files` as a ConfigMap.
+fn project_mount(input: &VolumeInput, result: &mut ServiceVolumes, mount: &Mount, source: &str, path: &Path, report: &mut Report) {
+    if !mount.target.starts_with('/') {
+        report.error(Diagnostic::new(path.clone(), format!("the mount target `{}` must be an absolute path in the container", mount.target)));
+        return;
+    }
+    let Ok(normalized) = project_files::normalize(source) else {
+        report.error(Diagnostic::new(path.clone(), format!("`{source}` points outside the project directory")).with_hint("mount a path inside the project, or use a named volume"));
+        return;
+    };
+    let files = input.spec.project_files();
+    let (entries, single_file): (Vec<(String, Content)>, bool) = match files.file(source) {
+        Some(content) => (vec![(normalized.rsplit('/').next().unwrap_or(&normalized).to_string(), content)], true),
+        None => (files.directory(source), false),
+    };
+    if entries.is_empty() {
+        if input.spec.drops_bind_mounts() {
+            report.warn(path, format!("`{source}` is not in spec.files; dropped (spec.bindMounts: Drop), so `{}` holds what the image has there", mount.target));
+        } else {
+            report.error(
+                Diagnostic::new(path.clone(), format!("the project path `{source}` (mounted at `{}`) is not in spec.files", mount.target))
+                    .with_hint("`compose-operator stack` packs project files into spec.files; data wants a named volume; source code the image already holds can be dropped with spec.bindMounts: Drop"),
+            );
+        }
+        return;
+    }
+    let mut data = BTreeMap::new();
+    let mut binary_data = BTreeMap::new();
+    let mut items = Vec::new();
+    let mut size = 0;
+    for (relative, content) in &entries {
+        let key = project_files::key(relative);
+        size += content.byte_len();
+        match content {
+            Content::Text(text) => {
+                data.insert(key.clone(), text.to_string());
+            }
+            Content::Binary(_) => match content.bytes() {
+                Some(bytes) => {
+                    binary_data.insert(key.clone(), bytes);
+                }
+                None => {
+                    report.error(Diagnostic::new(path.clone(), format!("spec.binaryFiles[{relative}] is not valid base64")));
+                    return;
+                }
+            },
+        }
+        items.push(KeyToPath { key, path: relative.clone(), ..Default::default() });
+    }
+    if size > project_files::MAX_OBJECT_BYTES {
+        report.error(Diagnostic::new(path.clone(), format!("`{source}` holds {size} bytes; a ConfigMap takes at most {}", project_files::MAX_OBJECT_BYTES))
+            .with_hint("bake large files into the image, or put them on a named volume"));
+        return;
+    }
+    if !mount.read_only {
+        report.warn(path, format!("`{source}` is mounted read-only: project files are served from a ConfigMap, and writes would not reach the project anyway"));
+    }
+    let object_name = project_files_object_name(input.stack, &normalized);
+    let fingerprint = project_files::fingerprint(format!("{data:?}{binary_data:?}").as_bytes());
+    let config_map = ConfigMap {
+        metadata: ObjectMeta { name: Some(object_name.clone()), labels: Some(names::object_labels(input.stack, None)), ..Default::default() },
+        data: (!data.is_empty()).then_some(data),
+        binary_data: (!binary_data.is_empty()).then_some(binary_data),
+        ..Default::default()
+    };
+    let volume_name = format!("project-{}", result.volumes.len());
+    result.volumes.push(Volume {
+        name: volume_name.clone(),
+        config_map: Some(ConfigMapVolumeSource { name: object_name, items: Some(items.clone()), ..Default::default() }),
+        ..Default::default()
+    });
+    let sub_path = single_file.then(|| items[0].key.clone());
+    result.mounts.push(VolumeMount { name: volume_name, mount_path: mount.target.to_string(), read_only: Some(true), sub_path, ..Default::default() });
+    result.project_files.push(Object::ConfigMap(config_map));
+    result.fingerprints.push(fingerprint);
+}
+
+/// `<stack>-files-<path>-<hash>`: readable, and distinct for paths that read alike.
+fn project_files_object_name(stack: &str, normalized: &str) -> String {
+    let mut readable: String = normalized.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    while readable.contains("--") {
+        readable = readable.replace("--", "-");
+    }
+    let readable: String = readable.trim_matches('-').chars().take(100).collect();
+    let hash = &project_files::fingerprint(normalized.as_bytes())[..8];
+    let readable = readable.trim_end_matches('-');
+    if readable.is_empty() { format!("{stack}-files-{hash}") } else { format!("{stack}-files-{readable}-{hash}") }
 }
 
 fn push_mount(result: &mut ServiceVolumes, volume_name: &str, mount: &Mount) {

@@ -1,4 +1,5 @@
 pub mod diagnostic;
+pub mod dotenv;
 pub mod interpolate;
 pub mod load;
 pub mod merge;

@@ -50,8 +50,8 @@ pub struct Service {
     pub entrypoint: Option<Command>,
     #[serde(default, deserialize_with = "key_values")]
     pub environment: BTreeMap<String, Option<String>>,
-    #[serde(default)]
-    pub env_file: Any,
+    #[serde(default, deserialize_with = "env_files")]
+    pub env_file: Vec<EnvFile>,
     #[serde(default)]
     pub working_dir: Option<String>,
     #[serde(default)]
@@ -131,9 +131,10 @@ pub struct Service {
     #[serde(default)]
     pub tty: Option<Scalar>,
     #[serde(default)]
-    pub configs: Any,
+    pub configs: Vec<FileMount>,
     #[serde(default)]
-    pub secrets: Any,
+    pub secrets: Vec<FileMount>,
+    /// Resolved while loading (same-document `extends` is merged in); a leftover is an error.
     #[serde(default)]
     pub extends: Any,
     // Legacy (v2) resource keys, still common in the wild.
@@ -357,6 +358,54 @@ pub struct PortLong {
     pub name: Option<String>,
     #[serde(default)]
     pub app_protocol: Option<String>,
+}
+
+/// One `env_file:` entry: `- path` or `- {path, required, format}`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvFile {
+    pub path: String,
+    #[serde(default = "EnvFile::required_by_default")]
+    pub required: bool,
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+impl EnvFile {
+    fn required_by_default() -> bool {
+        true
+    }
+}
+
+/// A service's `configs:` / `secrets:` entry: `- name` or `- {source, target, uid, gid, mode}`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FileMount {
+    Short(String),
+    Long(FileMountLong),
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMountLong {
+    pub source: String,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub uid: Option<Scalar>,
+    #[serde(default)]
+    pub gid: Option<Scalar>,
+    /// Octal in compose files (`0440`), read as a number by the YAML layer.
+    #[serde(default)]
+    pub mode: Option<Scalar>,
+}
+
+impl FileMount {
+    pub fn source(&self) -> &str {
+        match self {
+            FileMount::Short(source) => source,
+            FileMount::Long(long) => &long.source,
+        }
+    }
 }
 
 // The long form is the rare one; boxing it would only add noise to every match.
@@ -644,6 +693,12 @@ impl<'de> Deserialize<'de> for Port {
     }
 }
 
+impl<'de> Deserialize<'de> for FileMount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        short_or_long(deserializer, FileMount::Short, FileMount::Long, "a name or a mapping with source:")
+    }
+}
+
 impl<'de> Deserialize<'de> for VolumeMount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         short_or_long(deserializer, VolumeMount::Short, VolumeMount::Long, "a volume as \"[source:]target[:mode]\" or a mapping")
@@ -777,6 +832,20 @@ fn extra_hosts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String
                 .ok_or_else(|| de::Error::custom(format!("`{key}` is not \"host:ip\""))),
         })
         .collect()
+}
+
+/// `env_file: .env`, `env_file: [a.env, b.env]` or a list of `{path, required, format}`.
+fn env_files<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<EnvFile>, D::Error> {
+    let item = |value: Json| match value {
+        Json::String(path) => Ok(EnvFile { path, required: true, format: None }),
+        value @ Json::Object(_) => EnvFile::deserialize(value).map_err(de::Error::custom),
+        other => Err(de::Error::custom(format!("expected a path or a mapping with path:, found {}", kind_of(&other)))),
+    };
+    match Json::deserialize(deserializer)? {
+        Json::Null => Ok(Vec::new()),
+        Json::Array(items) => items.into_iter().map(item).collect(),
+        other => item(other).map(|file| vec![file]),
+    }
 }
 
 /// Top-level `volumes: {data: }` — an empty definition is written as null.

@@ -28,20 +28,9 @@ pub fn validate(file: &ComposeFile, report: &mut Report) {
         if service.extends.is_some() {
             report.error(Diagnostic::new(path.key("extends"), "extends is not supported yet").with_hint("inline the shared keys, or use a YAML anchor (&base / <<: *base)"));
         }
-        if service.env_file.is_some() {
-            report.error(Diagnostic::new(path.key("env_file"), "env files cannot be read from a cluster")
-                .with_hint("put the values in environment:, or in spec.variables and reference them as ${VAR}"));
-        }
         if service.volumes_from.is_some() {
             report.error(Diagnostic::new(path.key("volumes_from"), "containers in different pods cannot share volumes this way")
                 .with_hint("mount the same named volume in both services"));
-        }
-        for key in ["configs", "secrets"] {
-            let present = if key == "configs" { service.configs.is_some() } else { service.secrets.is_some() };
-            if present {
-                report.error(Diagnostic::new(path.key(key), format!("service {key} are not supported yet"))
-                    .with_hint("mount the data from a volume, or pass it through environment:"));
-            }
         }
         if service.external_links.is_some() {
             report.warn(&path.key("external_links"), "containers outside the stack are not reachable by name; ignored");
@@ -62,14 +51,6 @@ pub fn validate(file: &ComposeFile, report: &mut Report) {
                 report.error(Diagnostic::new(path.key("networks").key(network), format!("network `{network}` is not declared under the top-level `networks:`")));
             }
         }
-    }
-    for (name, definition) in &file.configs {
-        report.error(Diagnostic::new(Path::root().key("configs").key(name), "configs are not supported yet")
-            .with_hint(if definition.file.is_some() { "a cluster cannot read files: inline the content or bake it into the image" } else { "bake the content into the image" }));
-    }
-    for name in file.secrets.keys() {
-        report.error(Diagnostic::new(Path::root().key("secrets").key(name), "secrets are not supported yet")
-            .with_hint("create a Kubernetes Secret and pass values through environment: with spec.variables"));
     }
     if let Some(cycle) = dependency_cycle(file) {
         report.error(Diagnostic::new(Path::root().key("services").key(&cycle[0]).key("depends_on"), format!("dependency cycle: {}", cycle.join(" → "))));

@@ -21,7 +21,7 @@ use super::live::{Live, controller_of};
 use super::progress::Progress;
 use super::status::{self, Assessment, Problem, holding};
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
-use crate::build::{self, Object, Translation, WorkloadKind};
+use crate::build::{self, Object, Translation, WorkloadKind, project_files};
 
 /// How soon a stack blocked by someone else's object looks again: that object's removal
 /// sends no event the operator watches.
@@ -159,19 +159,12 @@ fn desired_objects(translation: &Translation, owner: &OwnerReference, retain_cla
             object.metadata_mut().owner_references = Some(vec![owner.clone()]);
         }
         if let Object::Job(job) = object {
-            let fingerprint = fingerprint(&serde_json::to_string(&job.spec).unwrap_or_default());
+            let fingerprint = project_files::fingerprint(serde_json::to_string(&job.spec).unwrap_or_default().as_bytes());
             job.metadata.annotations.get_or_insert_default().insert(JOB_TEMPLATE_HASH.into(), fingerprint);
         }
     }
     objects.sort_by_key(Object::kind_rank);
     objects
-}
-
-/// FNV-1a: stable across Rust releases (std's hasher is not), so an operator upgrade does
-/// not look like a changed Job.
-fn fingerprint(text: &str) -> String {
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
-    format!("{hash:016x}")
 }
 
 /// The first desired object whose name is taken by an object the stack does not own.
@@ -287,15 +280,4 @@ async fn write_status(stack: &ComposeStack, context: &Context, status: &ComposeS
     let params = PatchParams::apply(FIELD_MANAGER).force();
     api.patch_status(&stack.name_any(), &params, &Patch::Apply(&body)).await.map_err(Error::Status)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_are_stable() {
-        assert_eq!(fingerprint(""), "cbf29ce484222325");
-        assert_eq!(fingerprint("a"), "af63dc4c8601ec8c");
-    }
 }

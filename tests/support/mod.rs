@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use compose_operator::api::ComposeStackSpec;
+use compose_operator::api::{BindMounts, ComposeStackSpec};
 use compose_operator::build::{self, Policy};
 use serde::Deserialize;
 
@@ -16,6 +16,12 @@ struct TestSettings {
     profiles: Vec<String>,
     overrides: Vec<String>,
     policy: Option<String>,
+    images: BTreeMap<String, String>,
+    files: BTreeMap<String, String>,
+    binary_files: BTreeMap<String, String>,
+    directories: Vec<String>,
+    secret_files: Option<String>,
+    bind_mounts: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +41,12 @@ pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
         overrides: settings.overrides,
         variables: settings.variables,
         profiles: settings.profiles,
+        images: settings.images,
+        files: settings.files,
+        binary_files: settings.binary_files,
+        directories: settings.directories,
+        secret_files: settings.secret_files,
+        bind_mounts: settings.bind_mounts.as_deref().map(|b| if b == "Drop" { BindMounts::Drop } else { BindMounts::Refuse }),
         ..Default::default()
     };
     (spec, policy)

@@ -1,0 +1,284 @@
+//! Top-level `configs:` and `secrets:` → ConfigMaps and Secrets, and a service's
+//! `configs:` / `secrets:` → single-file mounts.
+//!
+//! | source | config | secret |
+//! |---|---|---|
+//! | `content:` / `environment:` | ConfigMap `<stack>-<name>` | Secret `<stack>-<name>` |
+//! | `file:` | ConfigMap from `spec.files` | key of the Secret `spec.secretFiles` |
+//! | `external: true` | existing ConfigMap `name:` | existing Secret `name:` |
+//!
+//! Every ConfigMap or Secret holds the file under the key of the compose name; a service
+//! mounts that one key at its target (`/<name>` for configs, `/run/secrets/<name>` for
+//! secrets). Secret values are never logged nor put in status or Events.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapVolumeSource, KeyToPath, Secret, SecretVolumeSource, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::ByteString;
+
+use super::names;
+use super::object::Object;
+use super::project_files::{self, Content, ProjectFiles};
+use crate::compose::diagnostic::{Diagnostic, Path, Report};
+use crate::compose::model::{FileMount, FileObjectDefinition, Service};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Config,
+    Secret,
+}
+
+impl Kind {
+    fn section(self) -> &'static str {
+        match self {
+            Kind::Config => "configs",
+            Kind::Secret => "secrets",
+        }
+    }
+}
+
+/// Where one config's or secret's bytes come from in the cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Source {
+    pub kind: Kind,
+    /// The ConfigMap or Secret.
+    pub object_name: String,
+    pub key: String,
+    /// Of the content, when the stack owns it; a change of it rolls the pods that mount it.
+    pub fingerprint: Option<String>,
+}
+
+/// What the stack's configs and secrets become.
+#[derive(Debug, Default)]
+pub struct FilePlan {
+    pub sources: BTreeMap<(String, String), Source>,
+    /// The ConfigMaps and Secrets the stack owns.
+    pub objects: Vec<Object>,
+    /// Declared but refused (already reported): mounts of them are not errors of their own.
+    pub refused: std::collections::BTreeSet<(String, String)>,
+}
+
+pub struct PlanInput<'a> {
+    pub stack: &'a str,
+    pub configs: &'a BTreeMap<String, FileObjectDefinition>,
+    pub secrets: &'a BTreeMap<String, FileObjectDefinition>,
+    pub variables: &'a BTreeMap<String, String>,
+    pub files: ProjectFiles<'a>,
+    pub secret_files: Option<&'a str>,
+}
+
+pub fn plan(input: &PlanInput, report: &mut Report) -> FilePlan {
+    let mut plan = FilePlan::default();
+    for (kind, definitions) in [(Kind::Config, input.configs), (Kind::Secret, input.secrets)] {
+        for (name, definition) in definitions {
+            let path = Path::root().key(kind.section()).key(name);
+            let key = (kind.section().to_string(), name.clone());
+            match source(input, kind, name, definition, &path, &mut plan.objects, report) {
+                Some(source) => {
+                    plan.sources.insert(key, source);
+                }
+                None => {
+                    plan.refused.insert(key);
+                }
+            }
+        }
+    }
+    plan
+}
+
+fn source(input: &PlanInput, kind: Kind, name: &str, definition: &FileObjectDefinition, path: &Path, objects: &mut Vec<Object>, report: &mut Report) -> Option<Source> {
+    let key = valid_key(name, path, report)?;
+    let k8s_name = report.check(path, names::kubernetes_name(name))?;
+    if definition.driver.is_some() || definition.driver_opts.is_some() || definition.template_driver.is_some() {
+        report.warn(&path.key("driver"), "secret and config drivers have no Kubernetes meaning; ignored");
+    }
+    let external = definition.external.as_ref().is_some_and(|e| e.as_bool() == Some(true) || e.is_object());
+    if external {
+        let object_name = definition.name.clone().unwrap_or(k8s_name);
+        return Some(Source { kind, object_name, key, fingerprint: None });
+    }
+    let bytes = match (&definition.content, &definition.environment, &definition.file) {
+        (Some(content), None, None) => content.as_bytes().to_vec(),
+        (None, Some(variable), None) => match input.variables.get(variable) {
+            Some(value) => value.as_bytes().to_vec(),
+            None => {
+                report.error(Diagnostic::new(path.key("environment"), format!("the variable `{variable}` is not set")).with_hint("set it in spec.variables (--var in the CLI)"));
+                return None;
+            }
+        },
+        (None, None, Some(file)) => return file_source(input, kind, name, file, key, &path.key("file"), objects, report),
+        (None, None, None) => {
+            report.error(Diagnostic::new(path.clone(), format!("the {} has no source", kind_word(kind))).with_hint("set one of content:, environment:, file: or external: true"));
+            return None;
+        }
+        _ => {
+            report.error(Diagnostic::new(path.clone(), "content:, environment: and file: exclude each other").with_hint("keep one"));
+            return None;
+        }
+    };
+    let object_name = format!("{}-{k8s_name}", input.stack);
+    let fingerprint = project_files::fingerprint(&bytes);
+    objects.push(owned_object(input.stack, kind, &object_name, BTreeMap::from([(key.clone(), ByteString(bytes))])));
+    Some(Source { kind, object_name, key, fingerprint: Some(fingerprint) })
+}
+
+/// `file:` sources: configs from `spec.files`, secrets from the Secret `spec.secretFiles`.
+#[allow(clippy::too_many_arguments)]
+fn file_source(input: &PlanInput, kind: Kind, name: &str, file: &str, key: String, path: &Path, objects: &mut Vec<Object>, report: &mut Report) -> Option<Source> {
+    if kind == Kind::Secret {
+        let Some(secret) = input.secret_files else {
+            report.error(Diagnostic::new(path.clone(), format!("the secret file `{file}` is not in the cluster"))
+                .with_hint("put it in a Secret and name it in spec.secretFiles (`compose-operator stack` writes that Secret), or use external: true"));
+            return None;
+        };
+        return Some(Source { kind, object_name: secret.to_string(), key: project_files::key(file), fingerprint: None });
+    }
+    let Some(content) = input.files.file(file) else {
+        report.error(Diagnostic::new(path.clone(), format!("the file `{file}` is not in spec.files"))
+            .with_hint("`compose-operator stack` packs project files into spec.files; or use content: or external: true"));
+        return None;
+    };
+    let bytes = content.bytes().filter(|_| content.byte_len() <= project_files::MAX_OBJECT_BYTES);
+    let Some(bytes) = bytes else {
+        report.error(Diagnostic::new(path.clone(), format!("`{file}` is larger than {} bytes or not valid base64", project_files::MAX_OBJECT_BYTES)));
+        return None;
+    };
+    let object_name = format!("{}-{}", input.stack, names::kubernetes_name(name).ok()?);
+    let fingerprint = project_files::fingerprint(&bytes.0);
+    let mut config = owned_object(input.stack, kind, &object_name, BTreeMap::new());
+    if let Object::ConfigMap(map) = &mut config {
+        match content {
+            Content::Text(text) => map.data = Some(BTreeMap::from([(key.clone(), text.to_string())])),
+            Content::Binary(_) => map.binary_data = Some(BTreeMap::from([(key.clone(), bytes)])),
+        }
+    }
+    objects.push(config);
+    Some(Source { kind, object_name, key, fingerprint: Some(fingerprint) })
+}
+
+fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Config => "config",
+        Kind::Secret => "secret",
+    }
+}
+
+fn valid_key(name: &str, path: &Path, report: &mut Report) -> Option<String> {
+    let valid = !name.is_empty() && name.len() <= 253 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+    if !valid {
+        report.error(Diagnostic::new(path.clone(), format!("`{name}` cannot be a file key: use letters, digits, `-`, `.` and `_`")));
+        return None;
+    }
+    Some(name.to_string())
+}
+
+fn owned_object(stack: &str, kind: Kind, name: &str, data: BTreeMap<String, ByteString>) -> Object {
+    let metadata = ObjectMeta { name: Some(name.to_string()), labels: Some(names::object_labels(stack, None)), ..Default::default() };
+    match kind {
+        Kind::Secret => Object::Secret(Secret { metadata, data: Some(data), type_: Some("Opaque".into()), ..Default::default() }),
+        Kind::Config => {
+            let text: Option<BTreeMap<String, String>> = data.iter().map(|(k, v)| Some((k.clone(), String::from_utf8(v.0.clone()).ok()?))).collect();
+            let (data, binary_data) = match text {
+                Some(text) => ((!text.is_empty()).then_some(text), None),
+                None => (None, Some(data)),
+            };
+            Object::ConfigMap(ConfigMap { metadata, data, binary_data, ..Default::default() })
+        }
+    }
+}
+
+/// A service's config and secret mounts.
+#[derive(Debug, Default)]
+pub struct ServiceFiles {
+    pub volumes: Vec<Volume>,
+    pub mounts: Vec<VolumeMount>,
+    /// Fingerprints of the owned contents it mounts, for the pod template's annotation.
+    pub fingerprints: Vec<String>,
+}
+
+pub fn service_files(service: &Service, path: &Path, plan: &FilePlan, report: &mut Report) -> ServiceFiles {
+    let mut result = ServiceFiles::default();
+    for (kind, entries) in [(Kind::Config, &service.configs), (Kind::Secret, &service.secrets)] {
+        for (index, entry) in entries.iter().enumerate() {
+            let entry_path = path.key(kind.section()).key(index);
+            let key = (kind.section().to_string(), entry.source().to_string());
+            if plan.refused.contains(&key) {
+                continue;
+            }
+            let Some(source) = plan.sources.get(&key) else {
+                report.error(Diagnostic::new(entry_path, format!("{} `{}` is not declared under the top-level `{}:`", kind_word(kind), entry.source(), kind.section())));
+                continue;
+            };
+            mount(&mut result, source, entry, &entry_path, report);
+        }
+    }
+    result
+}
+
+fn mount(result: &mut ServiceFiles, source: &Source, entry: &FileMount, path: &Path, report: &mut Report) {
+    let (target, mode) = match entry {
+        FileMount::Short(_) => (None, None),
+        FileMount::Long(long) => {
+            if long.uid.is_some() || long.gid.is_some() {
+                report.warn(&path.key("uid"), "Kubernetes cannot set a mounted file's owner; it belongs to root, readable per mode (use group_add or user: to match)");
+            }
+            let mode = long.mode.as_ref().and_then(|m| report.check(&path.key("mode"), parse_mode(&m.0)));
+            (long.target.as_deref(), mode)
+        }
+    };
+    let target = match (source.kind, target) {
+        (Kind::Config, None) => format!("/{}", entry.source()),
+        (Kind::Secret, None) => format!("/run/secrets/{}", entry.source()),
+        (_, Some(target)) if target.starts_with('/') => target.to_string(),
+        (Kind::Secret, Some(relative)) => format!("/run/secrets/{relative}"),
+        (Kind::Config, Some(relative)) => format!("/{relative}"),
+    };
+    let prefix = match source.kind {
+        Kind::Config => "config",
+        Kind::Secret => "secret",
+    };
+    let volume_name = format!("{prefix}-{}", result.volumes.len());
+    let items = Some(vec![KeyToPath { key: source.key.clone(), path: source.key.clone(), mode, ..Default::default() }]);
+    let volume = match source.kind {
+        Kind::Config => Volume {
+            name: volume_name.clone(),
+            config_map: Some(ConfigMapVolumeSource { name: source.object_name.clone(), items, ..Default::default() }),
+            ..Default::default()
+        },
+        Kind::Secret => Volume {
+            name: volume_name.clone(),
+            secret: Some(SecretVolumeSource { secret_name: Some(source.object_name.clone()), items, ..Default::default() }),
+            ..Default::default()
+        },
+    };
+    result.volumes.push(volume);
+    result.mounts.push(VolumeMount { name: volume_name, mount_path: target, sub_path: Some(source.key.clone()), read_only: Some(true), ..Default::default() });
+    result.fingerprints.extend(source.fingerprint.clone());
+}
+
+/// File modes are octal in compose (`0440`, which YAML 1.1 already read as 288) or decimal.
+fn parse_mode(text: &str) -> Result<i32, String> {
+    let text = text.trim();
+    let parsed = match text.strip_prefix("0o").or_else(|| text.strip_prefix('0').filter(|rest| !rest.is_empty())) {
+        Some(octal) => i32::from_str_radix(octal, 8),
+        None => text.parse(),
+    };
+    parsed.ok().filter(|mode| (0..=0o777).contains(mode)).ok_or_else(|| format!("`{text}` is not a file mode between 0 and 0777"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_read_octal_and_decimal() {
+        assert_eq!(parse_mode("0440"), Ok(0o440));
+        assert_eq!(parse_mode("288"), Ok(0o440));
+        assert_eq!(parse_mode("0o755"), Ok(0o755));
+        assert!(parse_mode("0999").is_err());
+        assert!(parse_mode("4096").is_err());
+    }
+}
