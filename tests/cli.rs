@@ -122,3 +122,55 @@ fn oversized_input_is_refused_without_reading_it_all() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("limit"), "{}", stderr(&output));
 }
+
+/// A project written for a developer's machine: a build-only service, a bind-mounted
+/// config directory, an env file, a secret file, and `.env` for interpolation.
+fn project(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("nginx")).unwrap();
+    std::fs::write(dir.join("nginx/default.conf"), "server { listen 80; }\n").unwrap();
+    std::fs::write(dir.join("app.env"), "MODE=production\n").unwrap();
+    std::fs::write(dir.join("db_password.txt"), "hunter2").unwrap();
+    std::fs::write(dir.join(".env"), "TAG=1.27\n").unwrap();
+    let compose = "services:\n  app:\n    build: .\n    env_file: app.env\n    secrets: [db_password]\n  proxy:\n    image: nginx:${TAG}\n    volumes: [./nginx:/etc/nginx/conf.d:ro]\nsecrets:\n  db_password:\n    file: ./db_password.txt\n";
+    std::fs::write(dir.join("compose.yaml"), compose).unwrap();
+    dir
+}
+
+#[test]
+fn stack_packs_a_project_and_keeps_secrets_in_a_secret() {
+    let dir = project("packed-project");
+    let compose = dir.join("compose.yaml");
+    let args = ["stack", "-f", compose.to_str().unwrap(), "--name", "shop", "--image", "app=registry.example/shop/app:7"];
+    let output = run(&args, None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let documents: Vec<serde_json::Value> = stdout(&output).split("\n---\n").map(|d| serde_saphyr::from_str(d).unwrap()).collect();
+    let [secret, stack] = documents.as_slice() else { panic!("two documents: {documents:?}") };
+    assert_eq!((secret["kind"].as_str(), secret["metadata"]["name"].as_str()), (Some("Secret"), Some("shop-secret-files")));
+    assert_eq!(secret["data"]["db_password.txt"], "aHVudGVyMg==");
+    let spec = &stack["spec"];
+    assert_eq!(spec["secretFiles"], "shop-secret-files");
+    assert_eq!(spec["images"]["app"], "registry.example/shop/app:7");
+    assert_eq!(spec["files"]["app.env"], "MODE=production\n");
+    assert_eq!(spec["files"]["nginx/default.conf"], "server { listen 80; }\n");
+    assert_eq!(spec["directories"][0], "nginx");
+    assert_eq!(spec["variables"]["TAG"], "1.27", ".env beside the compose file is read");
+    assert!(!stdout(&output).contains("hunter2"), "secret material is not in plain text");
+
+    // convert of the same project prints what the operator would apply.
+    let output = run(&["convert", "-f", compose.to_str().unwrap(), "--name", "shop", "--image", "app=registry.example/shop/app:7"], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("secretName: shop-secret-files") && stdout(&output).contains("image: nginx:1.27"), "{}", stdout(&output));
+}
+
+#[test]
+fn stack_says_what_it_could_not_pack() {
+    let dir = project("unpacked-project");
+    std::fs::remove_file(dir.join("app.env")).unwrap();
+    let compose = dir.join("compose.yaml");
+    let output = run(&["stack", "-f", compose.to_str().unwrap(), "--name", "shop", "--image", "app=a:1"], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("not packed: app.env: cannot read it"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("services.app.env_file.0: the env file `app.env` is not in spec.files"), "{}", stderr(&output));
+}

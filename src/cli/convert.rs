@@ -1,7 +1,7 @@
 use clap::{Args, ValueEnum};
 
-use super::input::ComposeInput;
-use crate::api::{ComposeStackSpec, PublishedServiceType};
+use super::input::{ComposeInput, ProjectSpec};
+use crate::api::PublishedServiceType;
 use crate::build::{self, Policy};
 
 #[derive(Debug, Args)]
@@ -45,14 +45,15 @@ impl From<ServiceType> for PublishedServiceType {
 
 /// Translates and prints a `kind: List`; warnings and errors go to stderr.
 pub fn run(args: &ConvertArgs) -> Result<String, String> {
-    let spec = ComposeStackSpec {
-        compose: args.input.read_compose()?,
-        overrides: args.input.read_overrides()?,
-        variables: args.input.variables(),
-        profiles: args.input.profiles.clone(),
-        published_service_type: Some(args.published_service_type.into()),
-        ..Default::default()
-    };
+    let ProjectSpec { mut spec, secret_files, skipped } = args.input.project_spec()?;
+    spec.published_service_type = Some(args.published_service_type.into());
+    for reason in &skipped {
+        eprintln!("not packed: {reason}");
+    }
+    if !secret_files.is_empty() {
+        // The Secret `compose-operator stack` writes beside the stack; its name is fixed.
+        spec.secret_files = Some(format!("{}-secret-files", args.input.stack_name()));
+    }
     let translation = build::translate(&args.input.stack_name(), &args.namespace, &spec, &args.policy).map_err(|e| e.to_string())?;
     for warning in &translation.warnings {
         eprintln!("warning: {warning}");

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::pack;
+use crate::api::{BindMounts, ComposeStackSpec};
+use crate::compose::load::{self, Sources};
 use crate::compose::yaml::MAX_INPUT_BYTES;
 
 #[derive(Debug, Args)]
@@ -25,10 +28,34 @@ pub struct ComposeInput {
     /// Enable a compose profile.
     #[arg(long = "profile")]
     pub profiles: Vec<String>,
+    /// The image of a service (`web=registry.example/app:1.2`), set over or instead of its
+    /// `image:`; how a pipeline hands its freshly pushed image to the stack.
+    #[arg(long = "image", value_name = "SERVICE=IMAGE", value_parser = parse_image)]
+    pub images: Vec<(String, String)>,
+    /// Drop bind mounts of project directories that cannot be packed (source code the image
+    /// already holds) instead of refusing the stack.
+    #[arg(long)]
+    pub drop_bind_mounts: bool,
+    /// Do not read `.env` beside the compose file (docker compose reads it for `${VAR}`).
+    #[arg(long)]
+    pub no_dotenv: bool,
 }
 
 fn parse_variable(text: &str) -> Result<(String, String), String> {
     text.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+}
+
+fn parse_image(text: &str) -> Result<(String, String), String> {
+    text.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("`{text}` is not SERVICE=IMAGE"))
+}
+
+/// The spec a compose project on this machine becomes, with the project files it refers to
+/// packed in, and the secret files that must travel in a Secret of their own.
+pub struct ProjectSpec {
+    pub spec: ComposeStackSpec,
+    pub secret_files: BTreeMap<String, Vec<u8>>,
+    /// Referenced paths that could not be packed, with the reason.
+    pub skipped: Vec<String>,
 }
 
 impl ComposeInput {
@@ -40,8 +67,49 @@ impl ComposeInput {
         self.overrides.iter().map(|path| read(path)).collect()
     }
 
-    pub fn variables(&self) -> BTreeMap<String, String> {
-        self.variables.iter().cloned().collect()
+    /// `.env` beside the compose file (as docker compose reads it), then `--var` over it.
+    pub fn variables(&self) -> Result<BTreeMap<String, String>, String> {
+        let mut variables = BTreeMap::new();
+        let dotenv = self.project_directory().join(".env");
+        if !self.no_dotenv && dotenv.is_file() {
+            let text = std::fs::read_to_string(&dotenv).map_err(|e| format!("cannot read {}: {e}", dotenv.display()))?;
+            let entries = crate::compose::dotenv::parse(&text).map_err(|e| format!("{}: {e}", dotenv.display()))?;
+            variables.extend(entries.into_iter().filter_map(|(key, value)| Some((key, value?))));
+        }
+        variables.extend(self.variables.iter().cloned());
+        Ok(variables)
+    }
+
+    /// Where relative paths in the compose file start: its directory (the current one for stdin).
+    pub fn project_directory(&self) -> PathBuf {
+        match self.file.parent() {
+            Some(parent) if self.file != Path::new("-") && !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// The ComposeStack spec for this project, files packed; the controller's checks are
+    /// left to the translation that follows.
+    pub fn project_spec(&self) -> Result<ProjectSpec, String> {
+        let mut spec = ComposeStackSpec {
+            compose: self.read_compose()?,
+            overrides: self.read_overrides()?,
+            variables: self.variables()?,
+            profiles: self.profiles.clone(),
+            images: self.images.iter().cloned().collect(),
+            bind_mounts: self.drop_bind_mounts.then_some(BindMounts::Drop),
+            ..Default::default()
+        };
+        let sources = Sources { compose: &spec.compose, overrides: &spec.overrides, variables: &spec.variables, profiles: &spec.profiles };
+        // A document that does not load is reported by the translation, with every error.
+        let Ok(loaded) = load::load(&sources) else {
+            return Ok(ProjectSpec { spec, secret_files: BTreeMap::new(), skipped: Vec::new() });
+        };
+        let packed = pack::pack(&self.project_directory(), &pack::references(&loaded.file));
+        spec.files = packed.files;
+        spec.binary_files = packed.binary_files;
+        spec.directories = packed.directories;
+        Ok(ProjectSpec { spec, secret_files: packed.secret_files, skipped: packed.skipped })
     }
 
     /// The directory's name, as compose names a project, mapped to a Kubernetes name.

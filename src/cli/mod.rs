@@ -3,6 +3,7 @@
 pub mod convert;
 pub mod crd;
 pub mod input;
+pub mod pack;
 pub mod stack;
 
 use clap::{Parser, Subcommand};

@@ -1,9 +1,11 @@
 use clap::Args;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
 
-use super::input::ComposeInput;
-use crate::api::{ComposeStack, ComposeStackSpec};
-use crate::build::{self, Policy};
+use super::input::{ComposeInput, ProjectSpec};
+use crate::api::ComposeStack;
+use crate::build::{self, Policy, names};
 
 #[derive(Debug, Args)]
 pub struct StackArgs {
@@ -14,25 +16,51 @@ pub struct StackArgs {
     pub namespace: Option<String>,
 }
 
-/// Wraps the compose file in a ComposeStack, after checking that the operator (with its
-/// default policy) would accept it, so a broken stack never reaches the cluster.
+/// Wraps the compose project in a ComposeStack (project files packed in, secret files in a
+/// Secret beside it), after checking that the operator with its default policy would accept
+/// it, so a broken stack never reaches the cluster.
 pub fn run(args: &StackArgs) -> Result<String, String> {
-    let spec = ComposeStackSpec {
-        compose: args.input.read_compose()?,
-        overrides: args.input.read_overrides()?,
-        variables: args.input.variables(),
-        profiles: args.input.profiles.clone(),
-        ..Default::default()
-    };
+    let ProjectSpec { mut spec, secret_files, skipped } = args.input.project_spec()?;
     let name = args.input.stack_name();
+    for reason in &skipped {
+        eprintln!("not packed: {reason}");
+    }
+    let secret = (!secret_files.is_empty()).then(|| {
+        let secret_name = format!("{name}-secret-files");
+        spec.secret_files = Some(secret_name.clone());
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(secret_name),
+                namespace: args.namespace.clone(),
+                labels: Some(names::object_labels(&name, None)),
+                ..Default::default()
+            },
+            type_: Some("Opaque".into()),
+            data: Some(secret_files.into_iter().map(|(key, bytes)| (key, ByteString(bytes))).collect()),
+            ..Default::default()
+        }
+    });
     let translation = build::translate(&name, args.namespace.as_deref().unwrap_or("default"), &spec, &Policy::default()).map_err(|e| e.to_string())?;
     for warning in &translation.warnings {
         eprintln!("warning: {warning}");
+    }
+    if !spec.files.is_empty() || !spec.binary_files.is_empty() {
+        eprintln!("packed {} project files into spec.files", spec.files.len() + spec.binary_files.len());
     }
     let stack = ComposeStack {
         metadata: ObjectMeta { name: Some(name), namespace: args.namespace.clone(), ..Default::default() },
         spec,
         status: None,
     };
-    serde_yaml::to_string(&stack).map_err(|e| e.to_string())
+    let mut output = String::new();
+    if let Some(secret) = secret {
+        // The Secret first: the stack refers to it, and `kubectl apply -f -` applies in order.
+        let mut value = serde_json::to_value(&secret).map_err(|e| e.to_string())?;
+        value["apiVersion"] = "v1".into();
+        value["kind"] = "Secret".into();
+        output.push_str(&serde_yaml::to_string(&value).map_err(|e| e.to_string())?);
+        output.push_str("---\n");
+    }
+    output.push_str(&serde_yaml::to_string(&stack).map_err(|e| e.to_string())?);
+    Ok(output)
 }

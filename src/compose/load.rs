@@ -33,10 +33,14 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    pub fn locate(&self, mut diagnostic: Diagnostic) -> Diagnostic {
-        diagnostic.location = diagnostic.location.or_else(|| self.tree.locate(&diagnostic.path));
-        diagnostic
+    pub fn locate(&self, diagnostic: Diagnostic) -> Diagnostic {
+        locate(&self.tree, diagnostic)
     }
+}
+
+fn locate(tree: &Node, mut diagnostic: Diagnostic) -> Diagnostic {
+    diagnostic.location = diagnostic.location.or_else(|| tree.locate(&diagnostic.path));
+    diagnostic
 }
 
 pub fn load(sources: &Sources) -> Result<Loaded, Diagnostics> {
@@ -61,7 +65,11 @@ pub fn load(sources: &Sources) -> Result<Loaded, Diagnostics> {
     if !report.errors.is_empty() {
         return Err(Diagnostics(report.errors));
     }
-    let tree = merge_all(documents).expect("the main document is always present");
+    let mut tree = merge_all(documents).expect("the main document is always present");
+    super::extends::resolve(&mut tree, &mut report);
+    if !report.errors.is_empty() {
+        return Err(Diagnostics(report.errors.into_iter().map(|d| locate(&tree, d)).collect()));
+    }
 
     let mut json = tree.to_json();
     strip_extensions(&mut json);

@@ -20,6 +20,12 @@ pub fn merge_all(documents: impl IntoIterator<Item = Node>) -> Option<Node> {
     Some(without_resets(merged))
 }
 
+/// One service's definition merged over another's (`extends`), with the service rules.
+pub fn merge_service(base: Node, overlay: Node) -> Node {
+    let mut path = vec!["services".to_string(), "_".to_string()];
+    without_resets(merge(base, overlay, &mut path))
+}
+
 /// How a value at some path combines with the value it overrides.
 #[derive(Debug, PartialEq, Eq)]
 enum Rule {

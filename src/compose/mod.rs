@@ -1,5 +1,6 @@
 pub mod diagnostic;
 pub mod dotenv;
+pub mod extends;
 pub mod interpolate;
 pub mod load;
 pub mod merge;

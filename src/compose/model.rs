@@ -134,9 +134,6 @@ pub struct Service {
     pub configs: Vec<FileMount>,
     #[serde(default)]
     pub secrets: Vec<FileMount>,
-    /// Resolved while loading (same-document `extends` is merged in); a leftover is an error.
-    #[serde(default)]
-    pub extends: Any,
     // Legacy (v2) resource keys, still common in the wild.
     #[serde(default)]
     pub cpus: Option<Scalar>,

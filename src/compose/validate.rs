@@ -25,9 +25,6 @@ pub fn validate(file: &ComposeFile, report: &mut Report) {
                 .with_hint("push an image and set image:")),
             (None, None) => report.error(Diagnostic::new(path.key("image"), "the service has no image").with_hint("set image: to a pullable image reference")),
         }
-        if service.extends.is_some() {
-            report.error(Diagnostic::new(path.key("extends"), "extends is not supported yet").with_hint("inline the shared keys, or use a YAML anchor (&base / <<: *base)"));
-        }
         if service.volumes_from.is_some() {
             report.error(Diagnostic::new(path.key("volumes_from"), "containers in different pods cannot share volumes this way")
                 .with_hint("mount the same named volume in both services"));
