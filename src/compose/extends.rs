@@ -48,7 +48,7 @@ fn resolve_one(services: &[(String, Node)], name: &str, chain: &mut Vec<String>,
         report.error(Diagnostic::new(path, "extends names no service").with_hint("write `extends: base` or `extends: {service: base}`"));
         return None;
     }
-    if chain.iter().any(|n| *n == base_name) || base_name == name {
+    if chain.contains(&base_name) || base_name == name {
         report.error(Diagnostic::new(path, format!("extends loops: {} → {name} → {base_name}", chain.join(" → "))));
         return None;
     }
