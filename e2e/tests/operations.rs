@@ -1,7 +1,6 @@
 //! Operating the operator: crashes, two replicas with leader election, how Flux's kstatus
 //! judges a stack, and plain kubectl.
 
-use std::process::Command;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -12,7 +11,7 @@ use serde_json::json;
 use compose_operator::api::ComposeStack;
 
 use crate::harness::operator::Operator;
-use crate::harness::{TestNamespace, example, kubeconfig, repo_root, wait};
+use crate::harness::{TestNamespace, example, repo_root, tool, wait};
 use crate::stack;
 
 fn many_services(count: usize) -> String {
@@ -73,8 +72,7 @@ async fn two_replicas_elect_one_leader_and_fail_over() {
 /// `e2e/tools/kstatus`: sigs.k8s.io/cli-utils' kstatus, the library Flux judges health with,
 /// reading the live object from the cluster as Flux does.
 fn kstatus(namespace: &str, name: &str) -> serde_json::Value {
-    let output = Command::new("kstatus")
-        .env("KUBECONFIG", kubeconfig())
+    let output = tool("kstatus")
         .args(["-o", "json", "compose-operator.dev/v1alpha1", "composestacks", namespace, name])
         .output()
         .expect("the kstatus checker (built by e2e/build-tools.sh) on PATH");
@@ -115,7 +113,7 @@ async fn kubectl_applies_the_examples_and_shows_printer_columns() {
     let extra: Vec<String> = namespaces[1..].iter().flat_map(|ns| ["--namespace".to_string(), ns.name.clone()]).collect();
     let _operator = Operator::start(&namespaces[0].name, &extra.iter().map(String::as_str).collect::<Vec<_>>());
     let kubectl = |args: &[&str]| {
-        let output = Command::new("kubectl").env("KUBECONFIG", kubeconfig()).args(args).output().expect("kubectl");
+        let output = tool("kubectl").args(args).output().expect("kubectl");
         assert!(output.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).into_owned()
     };

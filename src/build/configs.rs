@@ -225,7 +225,16 @@ fn mount(result: &mut ServiceFiles, source: &Source, entry: &FileMount, path: &P
             if long.uid.is_some() || long.gid.is_some() {
                 report.warn(&path.key("uid"), "Kubernetes cannot set a mounted file's owner; it belongs to root, readable per mode (use group_add or user: to match)");
             }
-            let mode = long.mode.as_ref().and_then(|m| report.check(&path.key("mode"), parse_mode(&m.0)));
+            let mode = long.mode.as_ref().and_then(|m| {
+                let text = m.0.trim();
+                match parse_mode(text) {
+                    Err(_) if text.chars().all(|c| ('0'..='7').contains(&c)) && text.len() <= 4 => {
+                        report.warn(&path.key("mode"), format!("`{text}` read as octal 0{text}: written without its leading 0 it is a decimal number, which is no file mode"));
+                        i32::from_str_radix(text, 8).ok()
+                    }
+                    parsed => report.check(&path.key("mode"), parsed),
+                }
+            });
             (long.target.as_deref(), mode)
         }
     };

@@ -53,6 +53,21 @@ pub fn kubeconfig() -> &'static PathBuf {
     })
 }
 
+/// A command-line tool of the cluster's (kubectl, helm, kstatus): the one e2e/build-tools.sh
+/// built when it is there, else whatever PATH has (a user's own cluster and tools).
+pub fn tool(name: &str) -> Command {
+    static BIN_DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let bin_dir = BIN_DIR.get_or_init(|| {
+        let output = Command::new("bash").arg(repo_root().join("e2e/build-tools.sh")).arg("--print-bin-dir").output().ok()?;
+        let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        dir.is_dir().then_some(dir)
+    });
+    let program = bin_dir.as_ref().map(|dir| dir.join(name)).filter(|path| path.is_file()).unwrap_or_else(|| PathBuf::from(name));
+    let mut command = Command::new(program);
+    command.env("KUBECONFIG", kubeconfig());
+    command
+}
+
 pub async fn client() -> Client {
     let kubeconfig = Kubeconfig::read_from(kubeconfig()).expect("read kubeconfig");
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("kubeconfig");
