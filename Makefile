@@ -1,5 +1,5 @@
 # The two commands a newcomer runs are `make demo` and `make test` (see README.md).
-.PHONY: demo test test-unit test-e2e cluster-up cluster-down bench crds lint
+.PHONY: demo test test-unit test-e2e cluster-up cluster-down bench crds lint static
 
 demo:
 	bash e2e/demo.sh
@@ -25,6 +25,11 @@ bench:
 
 crds:
 	cargo run -q -- crd > crds/composestack.yaml
+	cp crds/composestack.yaml charts/compose-operator/crds/composestack.yaml
+
+# The static musl binary the container image ships (Dockerfile); no Docker engine needed.
+static:
+	bash e2e/static-build.sh
 
 lint:
 	cargo fmt --check

@@ -4,5 +4,6 @@
 mod harness;
 mod stack;
 
+mod chart;
 mod lifecycle;
 mod operations;
