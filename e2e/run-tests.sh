@@ -10,6 +10,8 @@ if [[ -n "${KUBECONFIG:-}" && -f "${KUBECONFIG}" ]]; then
   echo "e2e: using the cluster in KUBECONFIG=${KUBECONFIG}"
 else
   export COMPOSE_OPERATOR_CLUSTER_DIR="${COMPOSE_OPERATOR_CLUSTER_DIR:-$PWD/target/e2e-cluster}"
+  # The corpus scenario alone binds a few dozen claims; freed volumes return only at the next up.
+  export COMPOSE_OPERATOR_CLUSTER_PVS="${COMPOSE_OPERATOR_CLUSTER_PVS:-150}"
   trap 'bash "$here/cluster.sh" down || true' EXIT
   bash "$here/cluster.sh" up
   eval "$(bash "$here/cluster.sh" env)"

@@ -1,56 +1,70 @@
 //! Every compose file of kompose's fixture corpus (../shared/conformance/kompose, or
-//! $COMPOSE_CONFORMANCE_DIR) goes through the translation; the outcome of each —
-//! converts, or refused with the first reason — must match tests/conformance/kompose.tsv.
-//! `UPDATE_CONFORMANCE=1 cargo test --test conformance` rewrites it and docs/conformance.md.
+//! $COMPOSE_CONFORMANCE_DIR) goes through the translation twice: alone (the document as
+//! it is, default policy, no variables), and as a project (what `compose-operator stack`
+//! makes of it in its directory: files packed, `.env` read, and `--image` for services
+//! that only have `build:`). Each outcome — converts, or refused with the first reason —
+//! must match tests/conformance/kompose.tsv. The e2e suite applies the project outcomes
+//! to a real cluster and records which become Ready in tests/conformance/kompose-ready.tsv.
+//! `UPDATE_CONFORMANCE=1 cargo test --test conformance` rewrites kompose.tsv and
+//! docs/conformance.md.
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use compose_operator::build;
+use compose_operator::build::{self, Policy};
+use compose_operator::cli::input::ComposeInput;
 
-fn corpus() -> PathBuf {
-    std::env::var_os("COMPOSE_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/kompose"))
+#[path = "conformance/corpus.rs"]
+mod corpus;
+
+fn alone(path: &Path) -> (bool, String) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let (spec, policy) = support::spec_and_policy(&text);
+    describe(build::translate("conformance", "default", &spec, &policy))
 }
 
-fn compose_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            compose_files(&path, found);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
-            found.push(path);
-        }
+fn as_project(path: &Path) -> (bool, String) {
+    let input = ComposeInput {
+        file: path.to_path_buf(),
+        overrides: Vec::new(),
+        name: Some("conformance".into()),
+        variables: Vec::new(),
+        profiles: Vec::new(),
+        images: corpus::stand_in_images(path),
+        drop_bind_mounts: false,
+        no_dotenv: false,
+    };
+    match input.project_spec() {
+        Ok(project) => describe(build::translate("conformance", "default", &project.spec, &Policy::default())),
+        Err(error) => (false, format!("refused: {error}")),
     }
 }
 
-fn outcome(path: &Path) -> (bool, String) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let (spec, policy) = support::spec_and_policy(&text);
-    match build::translate("conformance", "default", &spec, &policy) {
+fn describe(result: Result<build::Translation, compose_operator::compose::diagnostic::Diagnostics>) -> (bool, String) {
+    match result {
         Ok(translation) => (true, format!("converts ({} objects, {} warnings)", translation.objects().count(), translation.warnings.len())),
         Err(errors) => (false, format!("refused: {}", errors.0[0].to_string().replace(['\t', '\n'], " "))),
     }
 }
 
+struct Row {
+    file: String,
+    alone: (bool, String),
+    project: (bool, String),
+}
+
 #[test]
 fn kompose_corpus_outcomes_match_expectations() {
-    let root = corpus();
+    let root = corpus::root();
     assert!(root.is_dir(), "the conformance corpus is missing at {} (set COMPOSE_CONFORMANCE_DIR)", root.display());
-    let mut files = Vec::new();
-    compose_files(&root, &mut files);
+    let files = corpus::compose_files(&root);
     assert!(files.len() > 100, "expected the whole corpus, found {} files", files.len());
-    let rows: Vec<(String, bool, String)> = files
+    let rows: Vec<Row> = files
         .iter()
-        .map(|file| {
-            let (converts, text) = outcome(file);
-            (file.strip_prefix(&root).unwrap().display().to_string(), converts, text)
-        })
+        .map(|file| Row { file: corpus::relative(&root, file), alone: alone(file), project: as_project(file) })
         .collect();
-    let table: String = rows.iter().map(|(file, _, text)| format!("{file}\t{text}\n")).collect();
+    let table: String = rows.iter().map(|row| format!("{}\t{}\t{}\n", row.file, row.alone.1, row.project.1)).collect();
     let expected_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/kompose.tsv");
     if std::env::var_os("UPDATE_CONFORMANCE").is_some() {
         std::fs::write(&expected_path, &table).unwrap();
@@ -63,21 +77,72 @@ fn kompose_corpus_outcomes_match_expectations() {
     assert_eq!(table.lines().count(), expected.lines().count(), "the corpus and kompose.tsv differ in length");
 }
 
-fn write_report(rows: &[(String, bool, String)]) {
-    let converted = rows.iter().filter(|(_, ok, _)| *ok).count();
+fn percent(part: usize, whole: usize) -> String {
+    format!("{:.0}%", 100.0 * part as f64 / whole.max(1) as f64)
+}
+
+fn write_report(rows: &[Row]) {
+    let total = rows.len();
+    let alone = rows.iter().filter(|r| r.alone.0).count();
+    let project = rows.iter().filter(|r| r.project.0).count();
+    let ready_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/kompose-ready.tsv");
+    let ready_rows = std::fs::read_to_string(ready_path).unwrap_or_default();
+    let ready = ready_rows.lines().filter(|l| l.split('\t').nth(1) == Some("Ready")).count();
     let mut report = format!(
         "# Conformance: kompose's fixture corpus\n\n\
-         Generated by `UPDATE_CONFORMANCE=1 cargo test --test conformance` from the {} compose files of\n\
-         kompose's test fixtures (Apache-2.0, in `../shared/conformance/kompose`), each translated alone with\n\
-         the default (safe) policy and no variables. The test fails when an outcome changes.\n\n\
-         **{converted} of {} convert** ({:.0}%); every refusal below names the compose path and the reason.\n\n\
-         | file | outcome |\n|---|---|\n",
-        rows.len(),
-        rows.len(),
-        100.0 * converted as f64 / rows.len() as f64,
+         Generated by `UPDATE_CONFORMANCE=1 cargo test --test conformance` (and, for the Ready column,\n\
+         `UPDATE_CONFORMANCE=1 cargo test --features e2e --test e2e conformance` first) from the {total}\n\
+         compose files of kompose's test fixtures (Apache-2.0, in `../shared/conformance/kompose`). The\n\
+         tests fail when an outcome changes.\n\n\
+         | | files | share |\n|---|---|---|\n\
+         | translate alone (the document as it is, default policy, no variables) | {alone} | {} |\n\
+         | translate as a project (`compose-operator stack` in its directory: files packed, `.env` read, `--image` for `build:`-only services) | {project} | {} |\n\
+         | become Ready on the e2e cluster (every object accepted, every workload Ready or Job complete) | {ready} | {} |\n\n\
+         Every refusal names the compose path and the reason. What is still refused as a project,\n\
+         and why:\n\n",
+        percent(alone, total),
+        percent(project, total),
+        percent(ready, total),
     );
-    for (file, _, text) in rows {
-        report.push_str(&format!("| `{file}` | {} |\n", text.replace('|', "\\|")));
+    let mut reasons: Vec<(String, Vec<&str>)> = Vec::new();
+    for row in rows.iter().filter(|r| !r.project.0) {
+        let reason = reason_class(&row.project.1);
+        match reasons.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, files)) => files.push(&row.file),
+            None => reasons.push((reason, vec![&row.file])),
+        }
+    }
+    reasons.sort_by_key(|(_, files)| std::cmp::Reverse(files.len()));
+    report.push_str("| reason | files |\n|---|---|\n");
+    for (reason, files) in &reasons {
+        report.push_str(&format!("| {} | {} |\n", reason.replace('|', "\\|"), files.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")));
+    }
+    report.push_str("\n## Every file\n\n| file | alone | as a project |\n|---|---|---|\n");
+    for row in rows {
+        report.push_str(&format!("| `{}` | {} | {} |\n", row.file, row.alone.1.replace('|', "\\|"), row.project.1.replace('|', "\\|")));
     }
     std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/conformance.md"), report).unwrap();
+}
+
+/// The reason without the file-specific parts (names, paths, positions), to group by.
+fn reason_class(outcome: &str) -> String {
+    let reason = outcome.trim_start_matches("refused: ");
+    let (message, hint) = reason.split_once("; hint: ").map_or((reason, None), |(m, h)| (m, Some(h)));
+    let without_position = message.split(" (line ").next().unwrap_or(message);
+    let message = without_position.split_once(": ").map_or(without_position, |(_, message)| message);
+    let message = match hint {
+        Some(hint) => format!("{message}; hint: {hint}"),
+        None => message.to_string(),
+    };
+    let mut generic = String::new();
+    let mut in_quote = false;
+    for c in message.chars() {
+        if c == '`' {
+            in_quote = !in_quote;
+            generic.push_str(if in_quote { "`…" } else { "`" });
+        } else if !in_quote {
+            generic.push(c);
+        }
+    }
+    generic
 }

@@ -5,5 +5,6 @@ mod harness;
 mod stack;
 
 mod chart;
+mod conformance;
 mod lifecycle;
 mod operations;

@@ -45,14 +45,11 @@ impl From<ServiceType> for PublishedServiceType {
 
 /// Translates and prints a `kind: List`; warnings and errors go to stderr.
 pub fn run(args: &ConvertArgs) -> Result<String, String> {
-    let ProjectSpec { mut spec, secret_files, skipped } = args.input.project_spec()?;
+    // The secret files travel in the Secret `stack` prints; convert only refers to it.
+    let ProjectSpec { mut spec, skipped, .. } = args.input.project_spec()?;
     spec.published_service_type = Some(args.published_service_type.into());
     for reason in &skipped {
         eprintln!("not packed: {reason}");
-    }
-    if !secret_files.is_empty() {
-        // The Secret `compose-operator stack` writes beside the stack; its name is fixed.
-        spec.secret_files = Some(format!("{}-secret-files", args.input.stack_name()));
     }
     let translation = build::translate(&args.input.stack_name(), &args.namespace, &spec, &args.policy).map_err(|e| e.to_string())?;
     for warning in &translation.warnings {

@@ -50,9 +50,10 @@ fn parse_image(text: &str) -> Result<(String, String), String> {
 }
 
 /// The spec a compose project on this machine becomes, with the project files it refers to
-/// packed in, and the secret files that must travel in a Secret of their own.
+/// packed in, and the secret files that must travel in the Secret `spec.secretFiles` names.
 pub struct ProjectSpec {
     pub spec: ComposeStackSpec,
+    /// The content of the Secret `spec.secretFiles`, by key.
     pub secret_files: BTreeMap<String, Vec<u8>>,
     /// Referenced paths that could not be packed, with the reason.
     pub skipped: Vec<String>,
@@ -109,6 +110,9 @@ impl ComposeInput {
         spec.files = packed.files;
         spec.binary_files = packed.binary_files;
         spec.directories = packed.directories;
+        if !packed.secret_files.is_empty() {
+            spec.secret_files = Some(format!("{}-secret-files", self.stack_name()));
+        }
         Ok(ProjectSpec { spec, secret_files: packed.secret_files, skipped: packed.skipped })
     }
 

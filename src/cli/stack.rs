@@ -20,14 +20,12 @@ pub struct StackArgs {
 /// Secret beside it), after checking that the operator with its default policy would accept
 /// it, so a broken stack never reaches the cluster.
 pub fn run(args: &StackArgs) -> Result<String, String> {
-    let ProjectSpec { mut spec, secret_files, skipped } = args.input.project_spec()?;
+    let ProjectSpec { spec, secret_files, skipped } = args.input.project_spec()?;
     let name = args.input.stack_name();
     for reason in &skipped {
         eprintln!("not packed: {reason}");
     }
-    let secret = (!secret_files.is_empty()).then(|| {
-        let secret_name = format!("{name}-secret-files");
-        spec.secret_files = Some(secret_name.clone());
+    let secret = spec.secret_files.clone().map(|secret_name| {
         Secret {
             metadata: ObjectMeta {
                 name: Some(secret_name),
