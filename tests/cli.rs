@@ -76,7 +76,7 @@ fn convert_prints_a_list_and_warnings_on_stderr() {
     let list: serde_json::Value = serde_saphyr::from_str(&stdout(&output)).unwrap();
     assert_eq!(list["kind"], "List");
     let kinds: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["Deployment", "Service", "Service"]);
+    assert_eq!(kinds, ["Deployment", "Service", "Service", "NetworkPolicy"]);
     assert_eq!(list["items"][0]["metadata"]["namespace"], "demo");
     assert_eq!(list["items"][0]["spec"]["replicas"], 5);
     assert!(stderr(&output).contains("on-failure"), "{}", stderr(&output));
@@ -121,4 +121,15 @@ fn oversized_input_is_refused_without_reading_it_all() {
     let output = run(&["convert", "-f", "-"], Some(&big));
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("limit"), "{}", stderr(&output));
+}
+
+#[test]
+fn no_network_policies_flag_drops_the_policies() {
+    let compose = "services:\n  cache:\n    image: redis\n";
+    let with = stdout(&run(&["convert", "-f", "-"], Some(compose)));
+    assert!(with.contains("kind: NetworkPolicy"), "{with}");
+    let output = run(&["convert", "-f", "-", "--no-network-policies"], Some(compose));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("NetworkPolicy"));
+    assert!(!stdout(&output).contains("network.compose-operator.dev"));
 }

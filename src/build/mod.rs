@@ -3,6 +3,7 @@
 
 pub mod container;
 pub mod names;
+pub mod network;
 pub mod object;
 pub mod pod;
 pub mod policy;
@@ -64,7 +65,7 @@ pub struct ServicePlan {
     pub kind: WorkloadKind,
     pub replicas: i32,
     pub depends_on: Vec<Dependency>,
-    /// The workload first, then its Services.
+    /// The workload first, then its Services, then its NetworkPolicy.
     pub objects: Vec<Object>,
 }
 
@@ -98,7 +99,8 @@ pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: 
         report.error(Diagnostic::new(Path::root(), format!("the stack name `{stack}` is longer than {} characters, too long for a label value", names::MAX_NAME)));
     }
     validate(&loaded.file, &mut report);
-    let translation = Translator { stack, spec, policy, file: &loaded.file }.translate(&mut report);
+    let networks = network::layout(&loaded.file, spec.network_policies(), &mut report);
+    let translation = Translator { stack, spec, policy, file: &loaded.file, networks }.translate(&mut report);
     if !report.errors.is_empty() {
         return Err(Diagnostics(report.errors.into_iter().map(|d| loaded.locate(d)).collect()));
     }
@@ -117,6 +119,7 @@ struct Translator<'a> {
     spec: &'a ComposeStackSpec,
     policy: &'a Policy,
     file: &'a ComposeFile,
+    networks: network::Layout,
 }
 
 impl Translator<'_> {
@@ -149,9 +152,6 @@ impl Translator<'_> {
                 self.service(compose_name, name, service, &named_volumes, service_aliases, &k8s_names, report)
             })
             .collect();
-        if self.file.networks.len() > 1 {
-            report.warn(&Path::root().key("networks"), "network isolation is not enforced yet: every service of the stack can reach every other");
-        }
         let translation = Translation { services, shared, warnings: Vec::new() };
         check_unique_names(&translation, report);
         translation
@@ -169,7 +169,12 @@ impl Translator<'_> {
         report: &mut Report,
     ) -> Option<ServicePlan> {
         let path = Path::root().key("services").key(compose_name);
-        let ports = parse_ports(service, &path, report);
+        let membership = self.networks.membership(service);
+        let mut ports = parse_ports(service, &path, report);
+        if !membership.published_reachable() && ports.iter().any(|p| p.published.is_some()) {
+            report.warn(&path.key("ports"), "the service is on no network that reaches outside (only internal networks, or network_mode: none), so, as in compose, its ports are not published");
+            ports.iter_mut().for_each(|p| p.published = None);
+        }
         let expose = parse_expose(service, &path, report);
         let service_volumes = volumes::service_volumes(&volumes::VolumeInput { service, path: &path, named: named_volumes, policy: self.policy }, report);
         let lifecycle = workload::lifecycle(service, &path, !service_volumes.per_replica_claims.is_empty(), report)?;
@@ -178,10 +183,21 @@ impl Translator<'_> {
             report,
         );
         container.volume_mounts = container::non_empty(service_volumes.mounts);
-        let template = pod::template(
+        let mut template = pod::template(
             pod::PodInput { stack: self.stack, name, service, path: &path, policy: self.policy, container, volumes: service_volumes.volumes, restart_policy: lifecycle.restart_policy },
             report,
         );
+        let network_policy = if self.spec.network_policies() {
+            let labels = template.metadata.get_or_insert_default().labels.get_or_insert_default();
+            labels.extend(membership.labels());
+            let policy = network::policy(self.stack, name, &membership, &ports);
+            if policy.is_none() {
+                report.warn(&path.key("network_mode"), "NetworkPolicies do not govern pods on the node's network: this service is not isolated");
+            }
+            policy
+        } else {
+            None
+        };
         for (key, reason) in service.keys_without_kubernetes_meaning() {
             report.warn(&path.key(key), reason);
         }
@@ -214,6 +230,7 @@ impl Translator<'_> {
         let depends_on = self.dependencies(service, &path, k8s_names, report);
         let mut objects = vec![workload];
         objects.extend(cluster_services.into_iter().map(Object::Service));
+        objects.extend(network_policy.map(Object::NetworkPolicy));
         Some(ServicePlan { compose_name: compose_name.to_string(), name: name.to_string(), kind: lifecycle.kind, replicas: lifecycle.replicas, depends_on, objects })
     }
 

@@ -14,6 +14,9 @@ pub struct ConvertArgs {
     /// The Service type for published ports.
     #[arg(long, value_enum, default_value = "load-balancer")]
     pub published_service_type: ServiceType,
+    /// Emit no NetworkPolicies (`spec.networkPolicies: false`): compose networks then do not isolate.
+    #[arg(long)]
+    pub no_network_policies: bool,
     #[command(flatten)]
     pub policy: Policy,
     #[arg(short = 'o', long, value_enum, default_value = "yaml")]
@@ -51,6 +54,7 @@ pub fn run(args: &ConvertArgs) -> Result<String, String> {
         variables: args.input.variables(),
         profiles: args.input.profiles.clone(),
         published_service_type: Some(args.published_service_type.into()),
+        network_policies: args.no_network_policies.then_some(false),
         ..Default::default()
     };
     let translation = build::translate(&args.input.stack_name(), &args.namespace, &spec, &args.policy).map_err(|e| e.to_string())?;

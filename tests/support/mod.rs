@@ -16,6 +16,8 @@ struct TestSettings {
     profiles: Vec<String>,
     overrides: Vec<String>,
     policy: Option<String>,
+    #[serde(rename = "networkPolicies")]
+    network_policies: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +37,7 @@ pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
         overrides: settings.overrides,
         variables: settings.variables,
         profiles: settings.profiles,
+        network_policies: settings.network_policies,
         ..Default::default()
     };
     (spec, policy)
