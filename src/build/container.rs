@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::policy::Policy;
+use super::scheduling;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{Command, Healthcheck, Scalar, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
@@ -148,7 +149,7 @@ fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<Reso
     fn as_ref(value: &Option<(Scalar, Path)>) -> Option<(&Scalar, Path)> {
         value.as_ref().map(|(v, p)| (v, p.clone()))
     }
-    let limit: BTreeMap<String, Quantity> = [("cpu", cpu(as_ref(&limit_cpu), report)), ("memory", memory(as_ref(&limit_memory), report))]
+    let mut limit: BTreeMap<String, Quantity> = [("cpu", cpu(as_ref(&limit_cpu), report)), ("memory", memory(as_ref(&limit_memory), report))]
         .into_iter()
         .filter_map(|(k, v)| Some((k.to_string(), v?)))
         .collect();
@@ -160,8 +161,15 @@ fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<Reso
     if limits.pids.is_some() || service.pids_limit.is_some() {
         report.warn(&limits_path.key("pids"), "per-container pid limits are a kubelet setting (podPidsLimit), not a pod field; ignored");
     }
-    if reservations.devices.is_some() || reservations.generic_resources.is_some() {
-        report.warn(&reservations_path.key("devices"), "device and generic resource reservations are not translated yet; ignored");
+    // Extended resources are requested by their limit (the request follows it).
+    limit.extend(scheduling::device_limits(&reservations.devices, &reservations_path.key("devices"), report));
+    if !limits.devices.is_empty() {
+        report.warn(&limits_path.key("devices"), "compose reserves devices under reservations.devices; ignored here");
+    }
+    for (amounts, amounts_path) in [(&limits, &limits_path), (&reservations, &reservations_path)] {
+        if amounts.generic_resources.is_some() {
+            report.warn(&amounts_path.key("generic_resources"), "swarm generic resources have no Kubernetes counterpart; reserve GPUs through reservations.devices; ignored");
+        }
     }
     if limit.is_empty() && request.is_empty() {
         return None;

@@ -7,6 +7,7 @@ pub mod network;
 pub mod object;
 pub mod pod;
 pub mod policy;
+pub mod scheduling;
 pub mod services;
 pub mod volumes;
 pub mod workload;
@@ -187,6 +188,11 @@ impl Translator<'_> {
             pod::PodInput { stack: self.stack, name, service, path: &path, policy: self.policy, container, volumes: service_volumes.volumes, restart_policy: lifecycle.restart_policy },
             report,
         );
+        scheduling::apply(
+            template.spec.get_or_insert_default(),
+            &scheduling::SchedulingInput { stack: self.stack, name, service, path: &path, kind: lifecycle.kind, replicas: lifecycle.replicas },
+            report,
+        );
         let network_policy = if self.spec.network_policies() {
             let labels = template.metadata.get_or_insert_default().labels.get_or_insert_default();
             labels.extend(membership.labels());
@@ -257,9 +263,6 @@ impl Translator<'_> {
     /// rather than dropped.
     fn warn_about_unmapped(&self, service: &Service, path: &Path, report: &mut Report) {
         if let Some(deploy) = &service.deploy {
-            if deploy.placement.is_some() {
-                report.warn(&path.key("deploy").key("placement"), "placement constraints are not translated yet; pods may land on any node");
-            }
             if deploy.rollback_config.is_some() {
                 report.warn(&path.key("deploy").key("rollback_config"), "Kubernetes rolls back only by hand (`kubectl rollout undo`); ignored");
             }

@@ -3,6 +3,7 @@ pub mod interpolate;
 pub mod load;
 pub mod merge;
 pub mod model;
+pub mod scheduling;
 pub mod units;
 pub mod validate;
 pub mod yaml;

@@ -10,6 +10,8 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use super::scheduling::{DeviceRequest, Placement};
+
 /// Fields compose accepts that we only need to know are present.
 pub type Any = Option<Json>;
 
@@ -207,7 +209,7 @@ pub struct Service {
     #[serde(default)]
     pub oom_score_adj: Any,
     #[serde(default)]
-    pub platform: Any,
+    pub platform: Option<String>,
     #[serde(default)]
     pub post_start: Any,
     #[serde(default)]
@@ -240,7 +242,7 @@ impl Service {
     /// Keys that parse but mean nothing on Kubernetes, with the reason shown to the user.
     pub fn keys_without_kubernetes_meaning(&self) -> Vec<(&'static str, &'static str)> {
         let runtime_tuning = "a container-runtime setting with no Kubernetes pod field; ignored";
-        let candidates: [(&'static str, &Any, &'static str); 40] = [
+        let candidates: [(&'static str, &Any, &'static str); 39] = [
             ("attach", &self.attach, "log attachment is a docker compose client setting; ignored"),
             ("blkio_config", &self.blkio_config, runtime_tuning),
             ("cgroup", &self.cgroup, runtime_tuning),
@@ -271,7 +273,6 @@ impl Service {
             ("models", &self.models, "compose AI models are not supported; ignored"),
             ("oom_kill_disable", &self.oom_kill_disable, runtime_tuning),
             ("oom_score_adj", &self.oom_score_adj, "the kubelet sets OOM scores from the QoS class; ignored"),
-            ("platform", &self.platform, "not translated yet: schedule by architecture with node labels; ignored"),
             ("post_start", &self.post_start, "lifecycle hooks are not translated yet; ignored"),
             ("pre_stop", &self.pre_stop, "lifecycle hooks are not translated yet; ignored"),
             ("provider", &self.provider, "compose providers are not supported; ignored"),
@@ -425,7 +426,7 @@ pub struct Deploy {
     #[serde(default)]
     pub rollback_config: Any,
     #[serde(default)]
-    pub placement: Any,
+    pub placement: Option<Placement>,
     #[serde(default)]
     pub endpoint_mode: Option<String>,
 }
@@ -449,7 +450,7 @@ pub struct ResourceAmounts {
     #[serde(default)]
     pub pids: Option<Scalar>,
     #[serde(default)]
-    pub devices: Any,
+    pub devices: Vec<DeviceRequest>,
     #[serde(default)]
     pub generic_resources: Any,
 }
