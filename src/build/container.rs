@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::policy::Policy;
 use super::scheduling;
+use super::security;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{Command, Healthcheck, Scalar, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
@@ -46,6 +47,7 @@ pub fn container(input: &ContainerInput, report: &mut Report) -> Container {
         image_pull_policy: pull_policy(service, path, report),
         tty: flag(&service.tty, &path.key("tty"), report),
         stdin: flag(&service.stdin_open, &path.key("stdin_open"), report),
+        lifecycle: security::lifecycle(service, path, report),
         ..Default::default()
     }
     .with_probes(service.healthcheck.as_ref(), &path.key("healthcheck"), report)
@@ -76,7 +78,7 @@ pub fn flag(value: &Option<Scalar>, path: &Path, report: &mut Report) -> Option<
 
 /// Shell-form strings are split like a shell would (compose does the same); exec-form
 /// lists are taken as they are.
-fn argv(command: &Command, path: &Path, report: &mut Report) -> Option<Vec<String>> {
+pub fn argv(command: &Command, path: &Path, report: &mut Report) -> Option<Vec<String>> {
     let words = match command {
         Command::Exec(items) => items.iter().map(|s| s.0.clone()).collect(),
         Command::Shell(text) => match shell_words::split(text) {
@@ -277,6 +279,7 @@ fn security_context(input: &ContainerInput, report: &mut Report) -> Option<Secur
             _ => report.warn(&path.key("user"), format!("`{}` is a user name; Kubernetes needs numeric ids (uid[:gid]), so the image's user is used", user.0)),
         }
     }
+    security::security_options(&mut context, service, path, policy, report);
     (context != SecurityContext::default()).then_some(context)
 }
 

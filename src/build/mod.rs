@@ -8,6 +8,7 @@ pub mod object;
 pub mod pod;
 pub mod policy;
 pub mod scheduling;
+pub mod security;
 pub mod services;
 pub mod volumes;
 pub mod workload;
@@ -188,6 +189,7 @@ impl Translator<'_> {
             pod::PodInput { stack: self.stack, name, service, path: &path, policy: self.policy, container, volumes: service_volumes.volumes, restart_policy: lifecycle.restart_policy },
             report,
         );
+        security::pod_security(template.spec.get_or_insert_default(), service, &path, self.policy, report);
         scheduling::apply(
             template.spec.get_or_insert_default(),
             &scheduling::SchedulingInput { stack: self.stack, name, service, path: &path, kind: lifecycle.kind, replicas: lifecycle.replicas },
@@ -274,7 +276,7 @@ impl Translator<'_> {
             ("init", service.init.is_some(), "Kubernetes has no per-container init process flag; use an image with tini or `shareProcessNamespace`; ignored"),
             ("container_name", service.container_name.is_some(), "Kubernetes names pods itself; the service name is the DNS name; ignored"),
             ("domainname", service.domainname.is_some(), "pods take the cluster's domain; ignored"),
-            ("stop_signal", service.stop_signal.is_some(), "Kubernetes stops containers with SIGTERM; make the image's STOPSIGNAL match; ignored"),
+            ("stop_signal", service.stop_signal.is_some(), "a per-container stop signal exists only from Kubernetes 1.33 (lifecycle.stopSignal, alpha feature ContainerStopSignals); the runtime sends the image's STOPSIGNAL (default SIGTERM), so set it in the image; ignored"),
             ("links", service.links.iter().any(|l| !l.contains(':')), "every service is reachable by its name without links"),
         ];
         for (key, present, reason) in simple {

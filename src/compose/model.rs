@@ -185,7 +185,7 @@ pub struct Service {
     #[serde(default)]
     pub gpus: Any,
     #[serde(default)]
-    pub group_add: Any,
+    pub group_add: Vec<Scalar>,
     #[serde(default)]
     pub isolation: Any,
     #[serde(default)]
@@ -211,9 +211,9 @@ pub struct Service {
     #[serde(default)]
     pub platform: Option<String>,
     #[serde(default)]
-    pub post_start: Any,
+    pub post_start: Vec<Hook>,
     #[serde(default)]
-    pub pre_stop: Any,
+    pub pre_stop: Vec<Hook>,
     #[serde(default)]
     pub provider: Any,
     #[serde(default)]
@@ -221,11 +221,11 @@ pub struct Service {
     #[serde(default)]
     pub runtime: Any,
     #[serde(default)]
-    pub security_opt: Any,
+    pub security_opt: Vec<String>,
     #[serde(default)]
     pub storage_opt: Any,
-    #[serde(default)]
-    pub sysctls: Any,
+    #[serde(default, deserialize_with = "key_values")]
+    pub sysctls: BTreeMap<String, Option<String>>,
     #[serde(default)]
     pub ulimits: Any,
     #[serde(default)]
@@ -242,7 +242,7 @@ impl Service {
     /// Keys that parse but mean nothing on Kubernetes, with the reason shown to the user.
     pub fn keys_without_kubernetes_meaning(&self) -> Vec<(&'static str, &'static str)> {
         let runtime_tuning = "a container-runtime setting with no Kubernetes pod field; ignored";
-        let candidates: [(&'static str, &Any, &'static str); 39] = [
+        let candidates: [(&'static str, &Any, &'static str); 34] = [
             ("attach", &self.attach, "log attachment is a docker compose client setting; ignored"),
             ("blkio_config", &self.blkio_config, runtime_tuning),
             ("cgroup", &self.cgroup, runtime_tuning),
@@ -261,7 +261,6 @@ impl Service {
             ("devices", &self.devices, "host devices need a Kubernetes device plugin; ignored"),
             ("driver_opts", &self.driver_opts, runtime_tuning),
             ("gpus", &self.gpus, "request GPUs through deploy.resources.reservations.devices; ignored"),
-            ("group_add", &self.group_add, "supplementary groups are not translated yet; ignored"),
             ("isolation", &self.isolation, runtime_tuning),
             ("label_file", &self.label_file, "files cannot be read from a cluster; put labels inline; ignored"),
             ("logging", &self.logging, "the cluster's log pipeline collects container output; ignored"),
@@ -273,13 +272,9 @@ impl Service {
             ("models", &self.models, "compose AI models are not supported; ignored"),
             ("oom_kill_disable", &self.oom_kill_disable, runtime_tuning),
             ("oom_score_adj", &self.oom_score_adj, "the kubelet sets OOM scores from the QoS class; ignored"),
-            ("post_start", &self.post_start, "lifecycle hooks are not translated yet; ignored"),
-            ("pre_stop", &self.pre_stop, "lifecycle hooks are not translated yet; ignored"),
             ("provider", &self.provider, "compose providers are not supported; ignored"),
             ("runtime", &self.runtime, "pick a RuntimeClass in the cluster instead; ignored"),
-            ("security_opt", &self.security_opt, "not translated yet; ignored"),
             ("storage_opt", &self.storage_opt, runtime_tuning),
-            ("sysctls", &self.sysctls, "not translated yet; ignored"),
             ("ulimits", &self.ulimits, "Kubernetes has no per-container ulimit field; ignored"),
             ("userns_mode", &self.userns_mode, "user namespaces are set by hostUsers in Kubernetes; ignored"),
         ];
@@ -502,6 +497,21 @@ pub struct Healthcheck {
     pub start_interval: Option<String>,
     #[serde(default)]
     pub disable: Option<Scalar>,
+}
+
+/// One `post_start` / `pre_stop` entry: a command run in the container.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    pub command: Command,
+    #[serde(default)]
+    pub user: Option<Scalar>,
+    #[serde(default)]
+    pub privileged: Option<Scalar>,
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    #[serde(default, deserialize_with = "key_values")]
+    pub environment: BTreeMap<String, Option<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
