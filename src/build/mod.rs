@@ -2,6 +2,7 @@
 //! result and the controller applies it.
 
 pub mod container;
+pub mod kubernetes;
 pub mod names;
 pub mod network;
 pub mod object;
@@ -23,6 +24,7 @@ pub use workload::WorkloadKind;
 
 use crate::api::ComposeStackSpec;
 use crate::compose::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
+use crate::compose::kubernetes::EXTENSION_KEY;
 use crate::compose::load::{self, Sources};
 use crate::compose::model::{ComposeFile, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
@@ -102,7 +104,14 @@ pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: 
     }
     validate(&loaded.file, &mut report);
     let networks = network::layout(&loaded.file, spec.network_policies(), &mut report);
-    let translation = Translator { stack, spec, policy, file: &loaded.file, networks }.translate(&mut report);
+    let settings = loaded
+        .file
+        .services
+        .iter()
+        .map(|(name, service)| (name.clone(), kubernetes::settings(service, &Path::root().key("services").key(name), &mut report)))
+        .collect();
+    let volume_claims = volume_claims(&loaded.file, &mut report);
+    let translation = Translator { stack, spec, policy, file: &loaded.file, networks, settings, volume_claims }.translate(&mut report);
     if !report.errors.is_empty() {
         return Err(Diagnostics(report.errors.into_iter().map(|d| loaded.locate(d)).collect()));
     }
@@ -122,15 +131,23 @@ struct Translator<'a> {
     policy: &'a Policy,
     file: &'a ComposeFile,
     networks: network::Layout,
+    /// Per compose service: its x-kubernetes settings and kompose labels.
+    settings: BTreeMap<String, kubernetes::Settings>,
+    /// Per named volume: the claim settings of its own x-kubernetes.
+    volume_claims: BTreeMap<String, kubernetes::ClaimSettings>,
 }
 
 impl Translator<'_> {
     fn translate(&self, report: &mut Report) -> Translation {
         let named_volumes = volumes::plan_named_volumes(self.stack, self.file, report);
         let shared = named_volumes
-            .values()
-            .filter_map(|plan| match plan {
-                volumes::NamedVolume::Shared { claim_name } => Some(Object::PersistentVolumeClaim(volumes::shared_claim(self.stack, claim_name, self.spec))),
+            .iter()
+            .filter_map(|(volume, plan)| match plan {
+                volumes::NamedVolume::Shared { claim_name } => {
+                    let mut claim = volumes::shared_claim(self.stack, claim_name, self.spec);
+                    self.claim_settings(volume, report).apply(&mut claim);
+                    Some(Object::PersistentVolumeClaim(claim))
+                }
                 _ => None,
             })
             .collect();
@@ -210,7 +227,24 @@ impl Translator<'_> {
             report.warn(&path.key(key), reason);
         }
         self.warn_about_unmapped(service, &path, report);
-        let claim_templates = service_volumes.per_replica_claims.iter().map(|claim| volumes::claim(claim, "ReadWriteOnce", self.spec)).collect();
+        let settings = self.settings.get(compose_name).cloned().unwrap_or_default();
+        settings.apply_to_pod(&mut template, &path, report);
+        let owns_claims = service.volumes.iter().filter_map(volumes::named_source).any(|v| matches!(named_volumes.get(v), Some(volumes::NamedVolume::PerReplica { .. } | volumes::NamedVolume::Shared { .. })));
+        if settings.claims != kubernetes::ClaimSettings::default() && !owns_claims {
+            report.warn(&path.key("labels"), "kompose.volume.* labels size the claims of named volumes, and this service mounts none the stack creates; ignored");
+        }
+        let claim_templates = service_volumes
+            .per_replica_claims
+            .iter()
+            .map(|claim| {
+                let mut template = volumes::claim(claim, "ReadWriteOnce", self.spec);
+                let volume = named_volumes.iter().find(|(_, plan)| matches!(plan, volumes::NamedVolume::PerReplica { claim_name } if claim_name == claim));
+                if let Some((volume, _)) = volume {
+                    self.claim_settings(volume, report).apply(&mut template);
+                }
+                template
+            })
+            .collect();
         let workload = workload::workload(
             workload::WorkloadInput {
                 name,
@@ -226,20 +260,45 @@ impl Translator<'_> {
             report,
         );
         let dns_round_robin = service.deploy.as_ref().and_then(|d| d.endpoint_mode.as_deref()) == Some("dnsrr");
-        let cluster_services = services::services(&services::ServiceInput {
+        if settings.published_type.is_some() && !ports.iter().any(|p| p.published.is_some()) {
+            report.warn(&path, "a Service type is set (x-kubernetes serviceType or kompose.service.type) but no port is published, so there is no -published Service; ignored");
+        }
+        let mut cluster_services = services::services(&services::ServiceInput {
             stack: self.stack,
             name,
             ports: &ports,
             expose: &expose,
-            dns_round_robin,
-            published_type: self.spec.published_service_type(),
+            dns_round_robin: dns_round_robin || settings.headless,
+            published_type: settings.published_type.unwrap_or_else(|| self.spec.published_service_type()),
             aliases,
         });
+        settings.apply_to_services(&mut cluster_services);
         let depends_on = self.dependencies(service, &path, k8s_names, report);
         let mut objects = vec![workload];
         objects.extend(cluster_services.into_iter().map(Object::Service));
         objects.extend(network_policy.map(Object::NetworkPolicy));
         Some(ServicePlan { compose_name: compose_name.to_string(), name: name.to_string(), kind: lifecycle.kind, replicas: lifecycle.replicas, depends_on, objects })
+    }
+
+    /// A named volume's claim settings: its own x-kubernetes, else the kompose labels of
+    /// the services that mount it (the first one's when they differ), else spec.volumes.
+    fn claim_settings(&self, volume: &str, report: &mut Report) -> kubernetes::ClaimSettings {
+        let own = self.volume_claims.get(volume).cloned().unwrap_or_default();
+        let from_services: Vec<(&String, &kubernetes::ClaimSettings)> = self
+            .file
+            .services
+            .iter()
+            .filter(|(_, service)| service.volumes.iter().filter_map(volumes::named_source).any(|v| v == volume))
+            .filter_map(|(name, _)| Some((name, &self.settings.get(name)?.claims)))
+            .filter(|(_, claims)| **claims != kubernetes::ClaimSettings::default())
+            .collect();
+        if let Some((first, claims)) = from_services.first() {
+            if let Some((other, _)) = from_services.iter().find(|(_, c)| c != claims) {
+                report.warn(&Path::root().key("volumes").key(volume), format!("services {first} and {other} give different kompose.volume.* labels for this shared volume; {first}'s are used"));
+            }
+            return own.or(claims);
+        }
+        own
     }
 
     fn workload_metadata(&self, name: &str, service: &Service) -> ObjectMeta {
@@ -391,6 +450,23 @@ fn parse_expose(service: &Service, path: &Path, report: &mut Report) -> Vec<(u16
         .enumerate()
         .filter_map(|(index, entry)| report.check(&path.key("expose").key(index), units::parse_expose(&entry.0)))
         .flatten()
+        .collect()
+}
+
+/// The claim settings of each named volume's own `x-kubernetes`.
+fn volume_claims(file: &ComposeFile, report: &mut Report) -> BTreeMap<String, kubernetes::ClaimSettings> {
+    file.volumes
+        .iter()
+        .filter_map(|(name, definition)| {
+            let path = Path::root().key("volumes").key(name);
+            let extension = definition.x_kubernetes.as_ref()?;
+            let external = definition.external.as_ref().is_some_and(|e| e.as_bool() == Some(true) || e.is_object());
+            if external {
+                report.warn(&path.key(EXTENSION_KEY), "an external volume's claim exists already, with its own size and class; ignored");
+                return None;
+            }
+            Some((name.clone(), kubernetes::volume_settings(extension, &path, report)))
+        })
         .collect()
 }
 

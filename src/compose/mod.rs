@@ -1,5 +1,6 @@
 pub mod diagnostic;
 pub mod interpolate;
+pub mod kubernetes;
 pub mod load;
 pub mod merge;
 pub mod model;

@@ -10,6 +10,7 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use super::kubernetes::{ServiceExtension, VolumeExtension};
 use super::scheduling::{DeviceRequest, Placement};
 
 /// Fields compose accepts that we only need to know are present.
@@ -236,6 +237,9 @@ pub struct Service {
     pub uts: Any,
     #[serde(default)]
     pub volume_driver: Any,
+    /// The `x-kubernetes` extension: Kubernetes settings compose has no words for.
+    #[serde(default, rename = "x-kubernetes")]
+    pub x_kubernetes: Option<ServiceExtension>,
 }
 
 impl Service {
@@ -577,6 +581,9 @@ pub struct VolumeDefinition {
     pub labels: BTreeMap<String, Option<String>>,
     #[serde(default)]
     pub name: Option<String>,
+    /// The `x-kubernetes` extension: the claim's size and class.
+    #[serde(default, rename = "x-kubernetes")]
+    pub x_kubernetes: Option<VolumeExtension>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -796,14 +803,8 @@ where
     D: Deserializer<'de>,
     T: Default + serde::de::DeserializeOwned,
 {
-    let map = Option::<BTreeMap<String, Option<Json>>>::deserialize(deserializer)?.unwrap_or_default();
-    map.into_iter()
-        .map(|(name, value)| {
-            let definition = match value {
-                None | Some(Json::Null) => T::default(),
-                Some(value) => T::deserialize(value).map_err(|e| de::Error::custom(format!("{name}: {e}")))?,
-            };
-            Ok((name, definition))
-        })
-        .collect()
+    // Deserializing `Option<T>` in place (not through an intermediate JSON value) keeps the
+    // path of an error inside a definition, e.g. `volumes.data.x-kubernetes.sizes`.
+    let map = Option::<BTreeMap<String, Option<T>>>::deserialize(deserializer)?.unwrap_or_default();
+    Ok(map.into_iter().map(|(name, definition)| (name, definition.unwrap_or_default())).collect())
 }
