@@ -336,7 +336,7 @@ impl Translator<'_> {
             ("container_name", service.container_name.is_some(), "Kubernetes names pods itself; the service name is the DNS name; ignored"),
             ("domainname", service.domainname.is_some(), "pods take the cluster's domain; ignored"),
             ("stop_signal", service.stop_signal.is_some(), "a per-container stop signal exists only from Kubernetes 1.33 (lifecycle.stopSignal, alpha feature ContainerStopSignals); the runtime sends the image's STOPSIGNAL (default SIGTERM), so set it in the image; ignored"),
-            ("links", service.links.iter().any(|l| !l.contains(':')), "every service is reachable by its name without links"),
+            ("links", service.links.iter().any(|l| !l.contains(':')), "services that share a network reach each other by name without links"),
         ];
         for (key, present, reason) in simple {
             if present {
