@@ -49,6 +49,13 @@ pub struct ComposeStackSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_service_type: Option<PublishedServiceType>,
 
+    /// Reproduce compose's network isolation with one NetworkPolicy per service (default
+    /// true): pods admit connections only from pods of the stack that share a compose
+    /// network with them, plus their published ports from anywhere. Egress stays open.
+    /// Enforced only where the cluster's network plugin implements NetworkPolicies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policies: Option<bool>,
+
     /// Defaults for the PersistentVolumeClaims behind named volumes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<VolumeDefaults>,
@@ -135,6 +142,10 @@ pub struct VolumeDefaults {
 impl ComposeStackSpec {
     pub fn published_service_type(&self) -> PublishedServiceType {
         self.published_service_type.unwrap_or_default()
+    }
+
+    pub fn network_policies(&self) -> bool {
+        self.network_policies.unwrap_or(true)
     }
 
     pub fn volume_size(&self) -> &str {

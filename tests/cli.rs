@@ -76,7 +76,7 @@ fn convert_prints_a_list_and_warnings_on_stderr() {
     let list: serde_json::Value = serde_saphyr::from_str(&stdout(&output)).unwrap();
     assert_eq!(list["kind"], "List");
     let kinds: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["Deployment", "Service", "Service"]);
+    assert_eq!(kinds, ["Deployment", "Service", "Service", "NetworkPolicy"]);
     assert_eq!(list["items"][0]["metadata"]["namespace"], "demo");
     assert_eq!(list["items"][0]["spec"]["replicas"], 5);
     assert!(stderr(&output).contains("on-failure"), "{}", stderr(&output));
@@ -173,4 +173,15 @@ fn stack_says_what_it_could_not_pack() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("not packed: app.env: cannot read it"), "{}", stderr(&output));
     assert!(stderr(&output).contains("services.app.env_file.0: the env file `app.env` is not in spec.files"), "{}", stderr(&output));
+}
+
+#[test]
+fn no_network_policies_flag_drops_the_policies() {
+    let compose = "services:\n  cache:\n    image: redis\n";
+    let with = stdout(&run(&["convert", "-f", "-"], Some(compose)));
+    assert!(with.contains("kind: NetworkPolicy"), "{with}");
+    let output = run(&["convert", "-f", "-", "--no-network-policies"], Some(compose));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("NetworkPolicy"));
+    assert!(!stdout(&output).contains("network.compose-operator.dev"));
 }

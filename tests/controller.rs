@@ -182,9 +182,11 @@ async fn a_new_stack_is_applied_in_order_and_reported() {
     assert_eq!(
         writes,
         [
+            "dry-run networkpolicies/web",
             "dry-run services/web",
             "dry-run services/web-published",
             "dry-run deployments/web",
+            "apply networkpolicies/web",
             "apply services/web",
             "apply services/web-published",
             "apply deployments/web",
@@ -245,7 +247,17 @@ async fn a_removed_service_is_pruned_and_the_rest_left_alone() {
     let writes = reconcile_once(&api, stack(WEB, None)).await;
     assert_eq!(
         writes,
-        ["dry-run services/web", "dry-run services/web-published", "dry-run deployments/web", "delete services/cache", "delete deployments/cache", "event Pruned", "status composestacks/shop"]
+        [
+            "dry-run networkpolicies/web",
+            "dry-run services/web",
+            "dry-run services/web-published",
+            "dry-run deployments/web",
+            "delete networkpolicies/cache",
+            "delete services/cache",
+            "delete deployments/cache",
+            "event Pruned",
+            "status composestacks/shop"
+        ]
     );
 }
 
@@ -254,7 +266,20 @@ async fn dependents_are_held_back_until_their_dependency_is_healthy() {
     let compose = "services:\n  app:\n    image: a\n    depends_on: {db: {condition: service_healthy}}\n  db:\n    image: b\n";
     let api = Arc::new(Mutex::new(FakeApi::default()));
     let writes = reconcile_once(&api, stack(compose, None)).await;
-    assert_eq!(writes, ["dry-run services/db", "dry-run deployments/db", "apply services/db", "apply deployments/db", "event Applied", "event Waiting", "status composestacks/shop"]);
+    assert_eq!(
+        writes,
+        [
+            "dry-run networkpolicies/db",
+            "dry-run services/db",
+            "dry-run deployments/db",
+            "apply networkpolicies/db",
+            "apply services/db",
+            "apply deployments/db",
+            "event Applied",
+            "event Waiting",
+            "status composestacks/shop"
+        ]
+    );
     // The Deployment controller reports db ready; the next reconcile releases app.
     api.lock().unwrap().objects.get_mut(&("deployments".to_string(), "db".to_string())).unwrap()["status"] =
         json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1});
@@ -267,7 +292,10 @@ async fn dependents_are_held_back_until_their_dependency_is_healthy() {
 async fn an_object_the_api_server_refuses_stops_the_stack_before_any_write() {
     let api = Arc::new(Mutex::new(FakeApi { invalid: Some(("deployments", "web")), ..Default::default() }));
     let writes = reconcile_once(&api, stack(WEB, None)).await;
-    assert_eq!(writes, ["dry-run services/web", "dry-run services/web-published", "refused deployments/web", "event Rejected", "status composestacks/shop"]);
+    assert_eq!(
+        writes,
+        ["dry-run networkpolicies/web", "dry-run services/web", "dry-run services/web-published", "refused deployments/web", "event Rejected", "status composestacks/shop"]
+    );
     let api = api.lock().unwrap();
     assert_eq!(api.objects[&("composestacks".to_string(), "shop".to_string())]["status"]["phase"], "Stalled");
 }

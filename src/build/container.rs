@@ -10,6 +10,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::policy::Policy;
 use super::project_files::{Content, ProjectFiles};
+use super::scheduling;
+use super::security;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::dotenv;
 use crate::compose::model::{Command, Healthcheck, Scalar, Service};
@@ -48,6 +50,7 @@ pub fn container(input: &ContainerInput, report: &mut Report) -> Container {
         image_pull_policy: pull_policy(service, path, report),
         tty: flag(&service.tty, &path.key("tty"), report),
         stdin: flag(&service.stdin_open, &path.key("stdin_open"), report),
+        lifecycle: security::lifecycle(service, path, report),
         ..Default::default()
     }
     .with_probes(service.healthcheck.as_ref(), &path.key("healthcheck"), report)
@@ -78,7 +81,7 @@ pub fn flag(value: &Option<Scalar>, path: &Path, report: &mut Report) -> Option<
 
 /// Shell-form strings are split like a shell would (compose does the same); exec-form
 /// lists are taken as they are.
-fn argv(command: &Command, path: &Path, report: &mut Report) -> Option<Vec<String>> {
+pub fn argv(command: &Command, path: &Path, report: &mut Report) -> Option<Vec<String>> {
     let words = match command {
         Command::Exec(items) => items.iter().map(|s| s.0.clone()).collect(),
         Command::Shell(text) => match shell_words::split(text) {
@@ -171,7 +174,7 @@ fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<Reso
     fn as_ref(value: &Option<(Scalar, Path)>) -> Option<(&Scalar, Path)> {
         value.as_ref().map(|(v, p)| (v, p.clone()))
     }
-    let limit: BTreeMap<String, Quantity> = [("cpu", cpu(as_ref(&limit_cpu), report)), ("memory", memory(as_ref(&limit_memory), report))]
+    let mut limit: BTreeMap<String, Quantity> = [("cpu", cpu(as_ref(&limit_cpu), report)), ("memory", memory(as_ref(&limit_memory), report))]
         .into_iter()
         .filter_map(|(k, v)| Some((k.to_string(), v?)))
         .collect();
@@ -183,8 +186,15 @@ fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<Reso
     if limits.pids.is_some() || service.pids_limit.is_some() {
         report.warn(&limits_path.key("pids"), "per-container pid limits are a kubelet setting (podPidsLimit), not a pod field; ignored");
     }
-    if reservations.devices.is_some() || reservations.generic_resources.is_some() {
-        report.warn(&reservations_path.key("devices"), "device and generic resource reservations are not translated yet; ignored");
+    // Extended resources are requested by their limit (the request follows it).
+    limit.extend(scheduling::device_limits(&reservations.devices, &reservations_path.key("devices"), report));
+    if !limits.devices.is_empty() {
+        report.warn(&limits_path.key("devices"), "compose reserves devices under reservations.devices; ignored here");
+    }
+    for (amounts, amounts_path) in [(&limits, &limits_path), (&reservations, &reservations_path)] {
+        if amounts.generic_resources.is_some() {
+            report.warn(&amounts_path.key("generic_resources"), "swarm generic resources have no Kubernetes counterpart; reserve GPUs through reservations.devices; ignored");
+        }
     }
     if limit.is_empty() && request.is_empty() {
         return None;
@@ -292,6 +302,7 @@ fn security_context(input: &ContainerInput, report: &mut Report) -> Option<Secur
             _ => report.warn(&path.key("user"), format!("`{}` is a user name; Kubernetes needs numeric ids (uid[:gid]), so the image's user is used", user.0)),
         }
     }
+    security::security_options(&mut context, service, path, policy, report);
     (context != SecurityContext::default()).then_some(context)
 }
 

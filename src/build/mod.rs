@@ -3,11 +3,15 @@
 
 pub mod configs;
 pub mod container;
+pub mod kubernetes;
 pub mod names;
+pub mod network;
 pub mod object;
 pub mod pod;
 pub mod policy;
 pub mod project_files;
+pub mod scheduling;
+pub mod security;
 pub mod services;
 pub mod volumes;
 pub mod workload;
@@ -22,6 +26,7 @@ pub use workload::WorkloadKind;
 
 use crate::api::ComposeStackSpec;
 use crate::compose::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
+use crate::compose::kubernetes::EXTENSION_KEY;
 use crate::compose::load::{self, Sources};
 use crate::compose::model::{ComposeFile, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
@@ -66,7 +71,7 @@ pub struct ServicePlan {
     pub kind: WorkloadKind,
     pub replicas: i32,
     pub depends_on: Vec<Dependency>,
-    /// The workload first, then its Services.
+    /// The workload first, then its Services, then its NetworkPolicy.
     pub objects: Vec<Object>,
 }
 
@@ -101,7 +106,15 @@ pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: 
         report.error(Diagnostic::new(Path::root(), format!("the stack name `{stack}` is longer than {} characters, too long for a label value", names::MAX_NAME)));
     }
     validate(&loaded.file, &mut report);
-    let translation = Translator { stack, spec, policy, file: &loaded.file }.translate(&mut report);
+    let networks = network::layout(&loaded.file, spec.network_policies(), &mut report);
+    let settings = loaded
+        .file
+        .services
+        .iter()
+        .map(|(name, service)| (name.clone(), kubernetes::settings(service, &Path::root().key("services").key(name), &mut report)))
+        .collect();
+    let volume_claims = volume_claims(&loaded.file, &mut report);
+    let translation = Translator { stack, spec, policy, file: &loaded.file, networks, settings, volume_claims }.translate(&mut report);
     if !report.errors.is_empty() {
         return Err(Diagnostics(report.errors.into_iter().map(|d| loaded.locate(d)).collect()));
     }
@@ -132,6 +145,11 @@ struct Translator<'a> {
     spec: &'a ComposeStackSpec,
     policy: &'a Policy,
     file: &'a ComposeFile,
+    networks: network::Layout,
+    /// Per compose service: its x-kubernetes settings and kompose labels.
+    settings: BTreeMap<String, kubernetes::Settings>,
+    /// Per named volume: the claim settings of its own x-kubernetes.
+    volume_claims: BTreeMap<String, kubernetes::ClaimSettings>,
 }
 
 impl Translator<'_> {
@@ -149,9 +167,13 @@ impl Translator<'_> {
             report,
         );
         let mut shared: Vec<Object> = named_volumes
-            .values()
-            .filter_map(|plan| match plan {
-                volumes::NamedVolume::Shared { claim_name } => Some(Object::PersistentVolumeClaim(volumes::shared_claim(self.stack, claim_name, self.spec))),
+            .iter()
+            .filter_map(|(volume, plan)| match plan {
+                volumes::NamedVolume::Shared { claim_name } => {
+                    let mut claim = volumes::shared_claim(self.stack, claim_name, self.spec);
+                    self.claim_settings(volume, report).apply(&mut claim);
+                    Some(Object::PersistentVolumeClaim(claim))
+                }
                 _ => None,
             })
             .collect();
@@ -177,9 +199,6 @@ impl Translator<'_> {
                 self.service(compose_name, name, service, &context, report)
             })
             .collect();
-        if self.file.networks.len() > 1 {
-            report.warn(&Path::root().key("networks"), "network isolation is not enforced yet: every service of the stack can reach every other");
-        }
         let (services, project_files): (Vec<ServicePlan>, Vec<Vec<Object>>) = services.into_iter().unzip();
         // Two services mounting the same project file share its ConfigMap.
         for object in project_files.into_iter().flatten() {
@@ -196,7 +215,12 @@ impl Translator<'_> {
     fn service(&self, compose_name: &str, name: &str, service: &Service, context: &ServiceContext, report: &mut Report) -> Option<(ServicePlan, Vec<Object>)> {
         let ServiceContext { named_volumes, files, aliases, k8s_names } = *context;
         let path = Path::root().key("services").key(compose_name);
-        let ports = parse_ports(service, &path, report);
+        let membership = self.networks.membership(service);
+        let mut ports = parse_ports(service, &path, report);
+        if !membership.published_reachable() && ports.iter().any(|p| p.published.is_some()) {
+            report.warn(&path.key("ports"), "the service is on no network that reaches outside (only internal networks, or network_mode: none), so, as in compose, its ports are not published");
+            ports.iter_mut().for_each(|p| p.published = None);
+        }
         let expose = parse_expose(service, &path, report);
         let service_volumes = volumes::service_volumes(
             &volumes::VolumeInput { stack: self.stack, service, path: &path, named: named_volumes, policy: self.policy, spec: self.spec },
@@ -231,11 +255,45 @@ impl Translator<'_> {
             let metadata = template.metadata.get_or_insert_default();
             metadata.annotations.get_or_insert_default().insert(CONTENT_HASH.to_string(), fingerprint);
         }
+        security::pod_security(template.spec.get_or_insert_default(), service, &path, self.policy, report);
+        scheduling::apply(
+            template.spec.get_or_insert_default(),
+            &scheduling::SchedulingInput { stack: self.stack, name, service, path: &path, kind: lifecycle.kind, replicas: lifecycle.replicas },
+            report,
+        );
+        let network_policy = if self.spec.network_policies() {
+            let labels = template.metadata.get_or_insert_default().labels.get_or_insert_default();
+            labels.extend(membership.labels());
+            let policy = network::policy(self.stack, name, &membership, &ports);
+            if policy.is_none() {
+                report.warn(&path.key("network_mode"), "NetworkPolicies do not govern pods on the node's network: this service is not isolated");
+            }
+            policy
+        } else {
+            None
+        };
         for (key, reason) in service.keys_without_kubernetes_meaning() {
             report.warn(&path.key(key), reason);
         }
         self.warn_about_unmapped(service, &path, report);
-        let claim_templates = service_volumes.per_replica_claims.iter().map(|claim| volumes::claim(claim, "ReadWriteOnce", self.spec)).collect();
+        let settings = self.settings.get(compose_name).cloned().unwrap_or_default();
+        settings.apply_to_pod(&mut template, &path, report);
+        let owns_claims = service.volumes.iter().filter_map(volumes::named_source).any(|v| matches!(named_volumes.get(v), Some(volumes::NamedVolume::PerReplica { .. } | volumes::NamedVolume::Shared { .. })));
+        if settings.claims != kubernetes::ClaimSettings::default() && !owns_claims {
+            report.warn(&path.key("labels"), "kompose.volume.* labels size the claims of named volumes, and this service mounts none the stack creates; ignored");
+        }
+        let claim_templates = service_volumes
+            .per_replica_claims
+            .iter()
+            .map(|claim| {
+                let mut template = volumes::claim(claim, "ReadWriteOnce", self.spec);
+                let volume = named_volumes.iter().find(|(_, plan)| matches!(plan, volumes::NamedVolume::PerReplica { claim_name } if claim_name == claim));
+                if let Some((volume, _)) = volume {
+                    self.claim_settings(volume, report).apply(&mut template);
+                }
+                template
+            })
+            .collect();
         let workload = workload::workload(
             workload::WorkloadInput {
                 name,
@@ -251,18 +309,23 @@ impl Translator<'_> {
             report,
         );
         let dns_round_robin = service.deploy.as_ref().and_then(|d| d.endpoint_mode.as_deref()) == Some("dnsrr");
-        let cluster_services = services::services(&services::ServiceInput {
+        if settings.published_type.is_some() && !ports.iter().any(|p| p.published.is_some()) {
+            report.warn(&path, "a Service type is set (x-kubernetes serviceType or kompose.service.type) but no port is published, so there is no -published Service; ignored");
+        }
+        let mut cluster_services = services::services(&services::ServiceInput {
             stack: self.stack,
             name,
             ports: &ports,
             expose: &expose,
-            dns_round_robin,
-            published_type: self.spec.published_service_type(),
+            dns_round_robin: dns_round_robin || settings.headless,
+            published_type: settings.published_type.unwrap_or_else(|| self.spec.published_service_type()),
             aliases,
         });
+        settings.apply_to_services(&mut cluster_services);
         let depends_on = self.dependencies(service, &path, k8s_names, report);
         let mut objects = vec![workload];
         objects.extend(cluster_services.into_iter().map(Object::Service));
+        objects.extend(network_policy.map(Object::NetworkPolicy));
         let plan = ServicePlan {
             compose_name: compose_name.to_string(),
             name: name.to_string(),
@@ -272,6 +335,27 @@ impl Translator<'_> {
             objects,
         };
         Some((plan, project_files))
+    }
+
+    /// A named volume's claim settings: its own x-kubernetes, else the kompose labels of
+    /// the services that mount it (the first one's when they differ), else spec.volumes.
+    fn claim_settings(&self, volume: &str, report: &mut Report) -> kubernetes::ClaimSettings {
+        let own = self.volume_claims.get(volume).cloned().unwrap_or_default();
+        let from_services: Vec<(&String, &kubernetes::ClaimSettings)> = self
+            .file
+            .services
+            .iter()
+            .filter(|(_, service)| service.volumes.iter().filter_map(volumes::named_source).any(|v| v == volume))
+            .filter_map(|(name, _)| Some((name, &self.settings.get(name)?.claims)))
+            .filter(|(_, claims)| **claims != kubernetes::ClaimSettings::default())
+            .collect();
+        if let Some((first, claims)) = from_services.first() {
+            if let Some((other, _)) = from_services.iter().find(|(_, c)| c != claims) {
+                report.warn(&Path::root().key("volumes").key(volume), format!("services {first} and {other} give different kompose.volume.* labels for this shared volume; {first}'s are used"));
+            }
+            return own.or(claims);
+        }
+        own
     }
 
     fn workload_metadata(&self, name: &str, service: &Service) -> ObjectMeta {
@@ -297,9 +381,6 @@ impl Translator<'_> {
     /// rather than dropped.
     fn warn_about_unmapped(&self, service: &Service, path: &Path, report: &mut Report) {
         if let Some(deploy) = &service.deploy {
-            if deploy.placement.is_some() {
-                report.warn(&path.key("deploy").key("placement"), "placement constraints are not translated yet; pods may land on any node");
-            }
             if deploy.rollback_config.is_some() {
                 report.warn(&path.key("deploy").key("rollback_config"), "Kubernetes rolls back only by hand (`kubectl rollout undo`); ignored");
             }
@@ -311,8 +392,8 @@ impl Translator<'_> {
             ("init", service.init.is_some(), "Kubernetes has no per-container init process flag; use an image with tini or `shareProcessNamespace`; ignored"),
             ("container_name", service.container_name.is_some(), "Kubernetes names pods itself; the service name is the DNS name; ignored"),
             ("domainname", service.domainname.is_some(), "pods take the cluster's domain; ignored"),
-            ("stop_signal", service.stop_signal.is_some(), "Kubernetes stops containers with SIGTERM; make the image's STOPSIGNAL match; ignored"),
-            ("links", service.links.iter().any(|l| !l.contains(':')), "every service is reachable by its name without links"),
+            ("stop_signal", service.stop_signal.is_some(), "a per-container stop signal exists only from Kubernetes 1.33 (lifecycle.stopSignal, alpha feature ContainerStopSignals); the runtime sends the image's STOPSIGNAL (default SIGTERM), so set it in the image; ignored"),
+            ("links", service.links.iter().any(|l| !l.contains(':')), "services that share a network reach each other by name without links"),
         ];
         for (key, present, reason) in simple {
             if present {
@@ -439,6 +520,23 @@ fn set_images(file: &mut ComposeFile, images: &BTreeMap<String, String>, report:
             None => report.warn(&path, "there is no such service in the stack (or its profile is not enabled); ignored"),
         }
     }
+}
+
+/// The claim settings of each named volume's own `x-kubernetes`.
+fn volume_claims(file: &ComposeFile, report: &mut Report) -> BTreeMap<String, kubernetes::ClaimSettings> {
+    file.volumes
+        .iter()
+        .filter_map(|(name, definition)| {
+            let path = Path::root().key("volumes").key(name);
+            let extension = definition.x_kubernetes.as_ref()?;
+            let external = definition.external.as_ref().is_some_and(|e| e.as_bool() == Some(true) || e.is_object());
+            if external {
+                report.warn(&path.key(EXTENSION_KEY), "an external volume's claim exists already, with its own size and class; ignored");
+                return None;
+            }
+            Some((name.clone(), kubernetes::volume_settings(extension, &path, report)))
+        })
+        .collect()
 }
 
 /// Two objects of one kind with one name would overwrite each other.

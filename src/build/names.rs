@@ -85,9 +85,11 @@ fn is_label_segment(text: &str, allow_dot_underscore: bool) -> bool {
         && text.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
-/// Labels the operator owns; user labels never override them.
+/// Labels the operator owns (its domain and subdomains, such as the network labels);
+/// user labels never override them.
 pub fn is_reserved_label(key: &str) -> bool {
-    key.starts_with("compose-operator.dev/") || key.starts_with("app.kubernetes.io/")
+    let prefix = key.rsplit_once('/').map(|(prefix, _)| prefix);
+    key.starts_with("app.kubernetes.io/") || prefix.is_some_and(|p| p == "compose-operator.dev" || p.ends_with(".compose-operator.dev"))
 }
 
 #[cfg(test)]
@@ -110,5 +112,14 @@ mod tests {
         assert!(is_valid_label("example.com/tier", ""));
         assert!(!is_valid_label("tier", "has space"));
         assert!(!is_valid_label("/x", "a"));
+    }
+
+    #[test]
+    fn operator_labels_are_reserved() {
+        assert!(is_reserved_label("compose-operator.dev/stack"));
+        assert!(is_reserved_label("network.compose-operator.dev/back"));
+        assert!(is_reserved_label("app.kubernetes.io/name"));
+        assert!(!is_reserved_label("notcompose-operator.dev/x"));
+        assert!(!is_reserved_label("example.com/tier"));
     }
 }

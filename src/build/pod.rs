@@ -115,7 +115,7 @@ fn host_namespaces(spec: &mut PodSpec, service: &Service, path: &Path, policy: &
     spec.host_ipc = host("ipc", service.ipc.as_deref(), report).then_some(true);
     match service.network_mode.as_deref() {
         None | Some("host" | "bridge" | "default") => {}
-        Some("none") => report.warn(&path.key("network_mode"), "pods always have a network in Kubernetes; restrict it with a NetworkPolicy"),
+        Some("none") => report.warn(&path.key("network_mode"), "pods always have a network in Kubernetes: its NetworkPolicy admits no connections (unless spec.networkPolicies is false), but it can still connect out"),
         Some(other) => report.error(Diagnostic::new(path.key("network_mode"), format!("`{other}` shares another container's network, which Kubernetes allows only inside one pod"))
             .with_hint("remove network_mode and reach the other service by its name")),
     }

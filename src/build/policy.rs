@@ -17,6 +17,10 @@ pub struct Policy {
     /// Allow `network_mode: host`, `pid: host` and `ipc: host`.
     #[arg(long, env = "COMPOSE_OPERATOR_ALLOW_HOST_NAMESPACES")]
     pub allow_host_namespaces: bool,
+    /// Allow `sysctls` outside Kubernetes' safe set (the kubelet must allow them too,
+    /// with --allowed-unsafe-sysctls).
+    #[arg(long, env = "COMPOSE_OPERATOR_ALLOW_UNSAFE_SYSCTLS")]
+    pub allow_unsafe_sysctls: bool,
 }
 
 impl Policy {

@@ -81,7 +81,7 @@ pub fn plan_named_volumes(stack: &str, file: &ComposeFile, report: &mut Report) 
 }
 
 /// The source of a mount when it is a named volume (not a path, not anonymous, not tmpfs).
-fn named_source(mount: &ComposeMount) -> Option<&str> {
+pub fn named_source(mount: &ComposeMount) -> Option<&str> {
     match mount {
         ComposeMount::Short(text) => {
             let (source, _) = text.split_once(':')?;

@@ -14,6 +14,9 @@ pub struct ConvertArgs {
     /// The Service type for published ports.
     #[arg(long, value_enum, default_value = "load-balancer")]
     pub published_service_type: ServiceType,
+    /// Emit no NetworkPolicies (`spec.networkPolicies: false`): compose networks then do not isolate.
+    #[arg(long)]
+    pub no_network_policies: bool,
     #[command(flatten)]
     pub policy: Policy,
     #[arg(short = 'o', long, value_enum, default_value = "yaml")]
@@ -48,6 +51,7 @@ pub fn run(args: &ConvertArgs) -> Result<String, String> {
     // The secret files travel in the Secret `stack` prints; convert only refers to it.
     let ProjectSpec { mut spec, skipped, .. } = args.input.project_spec()?;
     spec.published_service_type = Some(args.published_service_type.into());
+    spec.network_policies = args.no_network_policies.then_some(false);
     for reason in &skipped {
         eprintln!("not packed: {reason}");
     }

@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
 use super::interpolate::interpolate_tree;
+use super::kubernetes::EXTENSION_KEY;
 use super::merge::merge_all;
 use super::model::{ComposeFile, Service};
 use super::yaml::{self, Node};
@@ -72,7 +73,9 @@ pub fn load(sources: &Sources) -> Result<Loaded, Diagnostics> {
     }
 
     let mut json = tree.to_json();
-    strip_extensions(&mut json);
+    for path in strip_extensions(&mut json) {
+        report.warn(&path, "x-kubernetes is read on services and top-level volumes only; ignored here");
+    }
     let file = typed(json, &mut report);
     let mut loaded = Loaded { file: file.unwrap_or_default(), tree, warnings: Vec::new() };
     if !report.errors.is_empty() {
@@ -84,20 +87,29 @@ pub fn load(sources: &Sources) -> Result<Loaded, Diagnostics> {
 }
 
 /// `x-*` keys are compose extensions, allowed at the top level and in each definition.
-fn strip_extensions(json: &mut Json) {
-    fn strip(value: &mut Json) {
+/// `x-kubernetes` is kept on services and volumes, where the model reads it; the paths
+/// where it was dropped are returned, to be reported.
+fn strip_extensions(json: &mut Json) -> Vec<Path> {
+    let mut dropped = Vec::new();
+    let mut strip = |value: &mut Json, path: Path, keep: bool| {
         if let Json::Object(map) = value {
-            map.retain(|key, _| !key.starts_with("x-"));
+            if !keep && map.contains_key(EXTENSION_KEY) {
+                dropped.push(path.key(EXTENSION_KEY));
+            }
+            map.retain(|key, _| !key.starts_with("x-") || (keep && key == EXTENSION_KEY));
         }
-    }
-    strip(json);
+    };
+    strip(json, Path::root(), false);
     if let Json::Object(root) = json {
         for section in ["services", "volumes", "networks", "configs", "secrets"] {
             if let Some(Json::Object(definitions)) = root.get_mut(section) {
-                definitions.values_mut().for_each(strip);
+                for (name, definition) in definitions.iter_mut() {
+                    strip(definition, Path::root().key(section).key(name), matches!(section, "services" | "volumes"));
+                }
             }
         }
     }
+    dropped
 }
 
 /// Deserializes the document, one service at a time so that every broken service

@@ -10,6 +10,9 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use super::kubernetes::{ServiceExtension, VolumeExtension};
+use super::scheduling::{DeviceRequest, Placement};
+
 /// Fields compose accepts that we only need to know are present.
 pub type Any = Option<Json>;
 
@@ -181,7 +184,7 @@ pub struct Service {
     #[serde(default)]
     pub gpus: Any,
     #[serde(default)]
-    pub group_add: Any,
+    pub group_add: Vec<Scalar>,
     #[serde(default)]
     pub isolation: Any,
     #[serde(default)]
@@ -205,11 +208,11 @@ pub struct Service {
     #[serde(default)]
     pub oom_score_adj: Any,
     #[serde(default)]
-    pub platform: Any,
+    pub platform: Option<String>,
     #[serde(default)]
-    pub post_start: Any,
+    pub post_start: Vec<Hook>,
     #[serde(default)]
-    pub pre_stop: Any,
+    pub pre_stop: Vec<Hook>,
     #[serde(default)]
     pub provider: Any,
     #[serde(default)]
@@ -217,11 +220,11 @@ pub struct Service {
     #[serde(default)]
     pub runtime: Any,
     #[serde(default)]
-    pub security_opt: Any,
+    pub security_opt: Vec<String>,
     #[serde(default)]
     pub storage_opt: Any,
-    #[serde(default)]
-    pub sysctls: Any,
+    #[serde(default, deserialize_with = "key_values")]
+    pub sysctls: BTreeMap<String, Option<String>>,
     #[serde(default)]
     pub ulimits: Any,
     #[serde(default)]
@@ -232,13 +235,16 @@ pub struct Service {
     pub uts: Any,
     #[serde(default)]
     pub volume_driver: Any,
+    /// The `x-kubernetes` extension: Kubernetes settings compose has no words for.
+    #[serde(default, rename = "x-kubernetes")]
+    pub x_kubernetes: Option<ServiceExtension>,
 }
 
 impl Service {
     /// Keys that parse but mean nothing on Kubernetes, with the reason shown to the user.
     pub fn keys_without_kubernetes_meaning(&self) -> Vec<(&'static str, &'static str)> {
         let runtime_tuning = "a container-runtime setting with no Kubernetes pod field; ignored";
-        let candidates: [(&'static str, &Any, &'static str); 40] = [
+        let candidates: [(&'static str, &Any, &'static str); 34] = [
             ("attach", &self.attach, "log attachment is a docker compose client setting; ignored"),
             ("blkio_config", &self.blkio_config, runtime_tuning),
             ("cgroup", &self.cgroup, runtime_tuning),
@@ -257,7 +263,6 @@ impl Service {
             ("devices", &self.devices, "host devices need a Kubernetes device plugin; ignored"),
             ("driver_opts", &self.driver_opts, runtime_tuning),
             ("gpus", &self.gpus, "request GPUs through deploy.resources.reservations.devices; ignored"),
-            ("group_add", &self.group_add, "supplementary groups are not translated yet; ignored"),
             ("isolation", &self.isolation, runtime_tuning),
             ("label_file", &self.label_file, "files cannot be read from a cluster; put labels inline; ignored"),
             ("logging", &self.logging, "the cluster's log pipeline collects container output; ignored"),
@@ -269,14 +274,9 @@ impl Service {
             ("models", &self.models, "compose AI models are not supported; ignored"),
             ("oom_kill_disable", &self.oom_kill_disable, runtime_tuning),
             ("oom_score_adj", &self.oom_score_adj, "the kubelet sets OOM scores from the QoS class; ignored"),
-            ("platform", &self.platform, "not translated yet: schedule by architecture with node labels; ignored"),
-            ("post_start", &self.post_start, "lifecycle hooks are not translated yet; ignored"),
-            ("pre_stop", &self.pre_stop, "lifecycle hooks are not translated yet; ignored"),
             ("provider", &self.provider, "compose providers are not supported; ignored"),
             ("runtime", &self.runtime, "pick a RuntimeClass in the cluster instead; ignored"),
-            ("security_opt", &self.security_opt, "not translated yet; ignored"),
             ("storage_opt", &self.storage_opt, runtime_tuning),
-            ("sysctls", &self.sysctls, "not translated yet; ignored"),
             ("ulimits", &self.ulimits, "Kubernetes has no per-container ulimit field; ignored"),
             ("userns_mode", &self.userns_mode, "user namespaces are set by hostUsers in Kubernetes; ignored"),
         ];
@@ -471,7 +471,7 @@ pub struct Deploy {
     #[serde(default)]
     pub rollback_config: Any,
     #[serde(default)]
-    pub placement: Any,
+    pub placement: Option<Placement>,
     #[serde(default)]
     pub endpoint_mode: Option<String>,
 }
@@ -495,7 +495,7 @@ pub struct ResourceAmounts {
     #[serde(default)]
     pub pids: Option<Scalar>,
     #[serde(default)]
-    pub devices: Any,
+    pub devices: Vec<DeviceRequest>,
     #[serde(default)]
     pub generic_resources: Any,
 }
@@ -547,6 +547,21 @@ pub struct Healthcheck {
     pub start_interval: Option<String>,
     #[serde(default)]
     pub disable: Option<Scalar>,
+}
+
+/// One `post_start` / `pre_stop` entry: a command run in the container.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    pub command: Command,
+    #[serde(default)]
+    pub user: Option<Scalar>,
+    #[serde(default)]
+    pub privileged: Option<Scalar>,
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    #[serde(default, deserialize_with = "key_values")]
+    pub environment: BTreeMap<String, Option<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -612,6 +627,9 @@ pub struct VolumeDefinition {
     pub labels: BTreeMap<String, Option<String>>,
     #[serde(default)]
     pub name: Option<String>,
+    /// The `x-kubernetes` extension: the claim's size and class.
+    #[serde(default, rename = "x-kubernetes")]
+    pub x_kubernetes: Option<VolumeExtension>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -851,14 +869,8 @@ where
     D: Deserializer<'de>,
     T: Default + serde::de::DeserializeOwned,
 {
-    let map = Option::<BTreeMap<String, Option<Json>>>::deserialize(deserializer)?.unwrap_or_default();
-    map.into_iter()
-        .map(|(name, value)| {
-            let definition = match value {
-                None | Some(Json::Null) => T::default(),
-                Some(value) => T::deserialize(value).map_err(|e| de::Error::custom(format!("{name}: {e}")))?,
-            };
-            Ok((name, definition))
-        })
-        .collect()
+    // Deserializing `Option<T>` in place (not through an intermediate JSON value) keeps the
+    // path of an error inside a definition, e.g. `volumes.data.x-kubernetes.sizes`.
+    let map = Option::<BTreeMap<String, Option<T>>>::deserialize(deserializer)?.unwrap_or_default();
+    Ok(map.into_iter().map(|(name, definition)| (name, definition.unwrap_or_default())).collect())
 }

@@ -22,6 +22,8 @@ struct TestSettings {
     directories: Vec<String>,
     secret_files: Option<String>,
     bind_mounts: Option<String>,
+    #[serde(rename = "networkPolicies")]
+    network_policies: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -33,7 +35,7 @@ struct WithSettings {
 pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
     let settings = serde_saphyr::from_str::<WithSettings>(compose).ok().and_then(|w| w.settings).unwrap_or_default();
     let policy = match settings.policy.as_deref() {
-        Some("all") => Policy { allow_privileged: true, allow_host_paths: true, allow_capabilities: true, allow_host_namespaces: true },
+        Some("all") => Policy { allow_privileged: true, allow_host_paths: true, allow_capabilities: true, allow_host_namespaces: true, allow_unsafe_sysctls: true },
         _ => Policy::default(),
     };
     let spec = ComposeStackSpec {
@@ -47,6 +49,7 @@ pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
         directories: settings.directories,
         secret_files: settings.secret_files,
         bind_mounts: settings.bind_mounts.as_deref().map(|b| if b == "Drop" { BindMounts::Drop } else { BindMounts::Refuse }),
+        network_policies: settings.network_policies,
         ..Default::default()
     };
     (spec, policy)
