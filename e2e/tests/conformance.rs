@@ -91,7 +91,14 @@ fn verdict(stack: Option<&ComposeStack>) -> Option<String> {
             let message = status.conditions.iter().find(|c| c.type_ == "Stalled").map(|c| c.message.clone()).unwrap_or_default();
             Some(format!("Stalled: {message}"))
         }
-        _ => None,
+        // A pod waiting for a claim that does not exist (an `external: true` volume nobody
+        // created) waits forever, and the status says so.
+        _ => status
+            .services
+            .iter()
+            .filter_map(|s| s.message.as_deref())
+            .find(|m| m.contains("cannot be scheduled") && m.contains("persistentvolumeclaim") && m.contains("not found"))
+            .map(|m| format!("not Ready: {m}")),
     }
 }
 

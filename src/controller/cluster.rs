@@ -2,6 +2,7 @@
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
+use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 
 use super::live::Live;
@@ -78,6 +79,12 @@ impl Cluster {
             }
         }
         Ok(Live::owned_by(uid, labelled))
+    }
+
+    /// The stack's pods (they carry its labels from the pod templates).
+    pub async fn pods(&self, stack: &str) -> Result<Vec<Pod>, ClusterError> {
+        let selector = ListParams::default().labels(&format!("{}={stack}", names::STACK));
+        Ok(Api::<Pod>::namespaced(self.client.clone(), &self.namespace).list(&selector).await?.items)
     }
 
     /// The object of that kind and name, whoever owns it.

@@ -4,6 +4,7 @@
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::api::ServiceStatus;
@@ -55,6 +56,28 @@ impl Progress {
             message: self.failure.or(self.message),
         }
     }
+}
+
+/// Container states that will not go away by themselves, worth a person's attention.
+const STUCK_REASONS: [&str; 7] = ["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"];
+
+/// Why the first troubled pod among a service's pods is not running: unschedulable (with
+/// the scheduler's words), or a container stuck pulling, crashing or misconfigured.
+pub fn pod_problem(pods: &[&Pod]) -> Option<String> {
+    pods.iter().find_map(|pod| {
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let status = pod.status.as_ref()?;
+        let unschedulable = status.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
+        if let Some(condition) = unschedulable {
+            return Some(format!("pod {name} cannot be scheduled: {}", condition.message.as_deref().unwrap_or("no node fits")));
+        }
+        let containers = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
+        containers.filter_map(|c| Some((&c.name, c.state.as_ref()?.waiting.as_ref()?))).find_map(|(container, waiting)| {
+            let reason = waiting.reason.as_deref().filter(|r| STUCK_REASONS.contains(r))?;
+            let detail = waiting.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+            Some(format!("pod {name}, container {container}: {reason}{detail}"))
+        })
+    })
 }
 
 /// The workload's controller has not caught up with the latest spec yet.
@@ -233,6 +256,19 @@ mod tests {
         assert_eq!(failed.failure.as_deref(), Some("the job failed: BackoffLimitExceeded"));
         let running = Progress::of(&job(json!([]), 0));
         assert_eq!((running.ready, running.message.as_deref()), (false, Some("0/1 completions")));
+    }
+
+    #[test]
+    fn pod_problems_name_the_pod_and_the_reason() {
+        let pod = |status: serde_json::Value| -> Pod { serde_json::from_value(json!({"metadata": {"name": "web-1"}, "status": status})).unwrap() };
+        let pending = pod(json!({"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "persistentvolumeclaim \"data\" not found"}]}));
+        let pulling = pod(json!({"containerStatuses": [{"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                                  "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"x\""}}}]}));
+        let starting = pod(json!({"containerStatuses": [{"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                                   "state": {"waiting": {"reason": "ContainerCreating"}}}]}));
+        assert_eq!(pod_problem(&[&starting, &pending]).as_deref(), Some("pod web-1 cannot be scheduled: persistentvolumeclaim \"data\" not found"));
+        assert_eq!(pod_problem(&[&pulling]).as_deref(), Some("pod web-1, container web: ImagePullBackOff: Back-off pulling image \"x\""));
+        assert_eq!(pod_problem(&[&starting]), None, "a container that is being created is not stuck");
     }
 
     #[test]

@@ -18,10 +18,11 @@ use super::context::Context;
 use super::events;
 use super::gate;
 use super::live::{Live, controller_of};
-use super::progress::Progress;
+use super::progress::{Progress, pod_problem};
 use super::status::{self, Assessment, Problem, holding};
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
-use crate::build::{self, Object, Translation, WorkloadKind, project_files};
+use crate::build::{self, Object, Translation, WorkloadKind, names, project_files};
+use k8s_openapi::api::core::v1::Pod;
 
 /// How soon a stack blocked by someone else's object looks again: that object's removal
 /// sends no event the operator watches.
@@ -132,7 +133,7 @@ async fn converge(stack: &ComposeStack, cluster: &Cluster, context: &Context) ->
     }
     prune(cluster, &desired, &mut live, stack.spec.retain_volumes(), &mut changes).await?;
 
-    let services: Vec<ServiceStatus> = translation
+    let mut services: Vec<ServiceStatus> = translation
         .services
         .iter()
         .map(|plan| match (waiting.get(&plan.name), live.get(plan.kind.as_str(), &plan.name)) {
@@ -141,6 +142,7 @@ async fn converge(stack: &ComposeStack, cluster: &Cluster, context: &Context) ->
             (None, None) => ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), message: Some("being created".into()), ..Default::default() },
         })
         .collect();
+    explain_with_pods(cluster, &name, &translation, &mut services).await?;
     let problem = services
         .iter()
         .filter(|s| s.kind == WorkloadKind::Job.as_str())
@@ -215,6 +217,25 @@ async fn apply_one(cluster: &Cluster, object: &Object, live: &mut Live, changes:
         Err(error) if error.is_permanent() => Ok(Err(rejected(object, &error))),
         Err(error) => Err(error),
     }
+}
+
+/// Adds to each service that is not ready what its pods say, when one is stuck (a pod the
+/// scheduler cannot place, an image that cannot be pulled, a crash loop). One list call.
+async fn explain_with_pods(cluster: &Cluster, stack: &str, translation: &Translation, services: &mut [ServiceStatus]) -> Result<(), ClusterError> {
+    if services.iter().all(|s| s.ready || s.desired_replicas.is_none()) {
+        return Ok(());
+    }
+    let pods = cluster.pods(stack).await?;
+    for (plan, status) in translation.services.iter().zip(services.iter_mut()).filter(|(_, s)| !s.ready && s.desired_replicas.is_some()) {
+        let own: Vec<&Pod> = pods.iter().filter(|p| p.metadata.labels.as_ref().and_then(|l| l.get(names::SERVICE)) == Some(&plan.name)).collect();
+        if let Some(problem) = pod_problem(&own) {
+            status.message = Some(match status.message.take() {
+                Some(message) => format!("{message}; {problem}"),
+                None => problem,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn rejected(object: &Object, error: &ClusterError) -> Problem {
