@@ -221,3 +221,53 @@ async fn deleting_the_stack_garbage_collects_children_and_keeps_volumes() {
     // retainOnDelete (the default) keeps the data.
     assert!(ns.api::<PersistentVolumeClaim>().get_opt("db-data-db-0").await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_config_rolls_the_pods_that_mount_it() {
+    let ns = TestNamespace::new("rollconfig").await;
+    let _operator = Operator::start(&ns.name, &[]);
+    let compose = |greeting: &str| {
+        format!("services:\n  web:\n    image: nginx\n    configs: [greeting]\n    secrets: [token]\nconfigs:\n  greeting:\n    content: {greeting}\nsecrets:\n  token:\n    environment: TOKEN\n")
+    };
+    let spec = |greeting: &str| json!({"compose": compose(greeting), "variables": {"TOKEN": "t0ken"}});
+    ns.apply_stack("rollconfig", spec("hello")).await;
+    let stacks = ns.api::<ComposeStack>();
+    wait::until(&stacks, "rollconfig", stack::ready_and_current).await;
+    let config = ns.api::<k8s_openapi::api::core::v1::ConfigMap>().get("rollconfig-greeting").await.unwrap();
+    assert_eq!(config.data.unwrap()["greeting"], "hello");
+    let secret = ns.api::<k8s_openapi::api::core::v1::Secret>().get("rollconfig-token").await.unwrap();
+    assert_eq!(secret.data.unwrap()["token"].0, b"t0ken");
+    let hash = |d: &Deployment| d.spec.template.metadata.as_ref().and_then(|m| m.annotations.as_ref()).and_then(|a| a.get("compose-operator.dev/content-hash")).cloned();
+    let before = ns.api::<Deployment>().get("web").await.unwrap();
+
+    ns.apply_stack("rollconfig", spec("bonjour")).await;
+    let after = wait::until(&ns.api::<Deployment>(), "web", |d: &Deployment| hash(d) != hash(&before)).await;
+    assert!(after.metadata.generation > before.metadata.generation, "the pod template changed, so the Deployment rolls");
+    wait::until(&ns.api::<k8s_openapi::api::core::v1::ConfigMap>(), "rollconfig-greeting", |c: &k8s_openapi::api::core::v1::ConfigMap| {
+        c.data.as_ref().is_some_and(|d| d["greeting"] == "bonjour")
+    })
+    .await;
+    wait::until(&stacks, "rollconfig", stack::ready_and_current).await;
+    wait::until(&ns.api::<Deployment>(), "web", deployment_ready(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_stack_scales_to_zero_and_resumes() {
+    let ns = TestNamespace::new("suspend").await;
+    let _operator = Operator::start(&ns.name, &[]);
+    let compose = "services:\n  web:\n    image: nginx\n    deploy: {replicas: 3}\n  agent:\n    image: busybox\n    deploy: {mode: global}\n";
+    ns.apply_stack("suspend", json!({"compose": compose})).await;
+    let stacks = ns.api::<ComposeStack>();
+    wait::until(&stacks, "suspend", stack::ready_and_current).await;
+
+    ns.apply_stack("suspend", json!({"compose": compose, "suspend": true})).await;
+    let suspended = wait::until(&stacks, "suspend", |s: &ComposeStack| s.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Suspended") && s.status.as_ref().and_then(|s| s.observed_generation) == s.metadata.generation).await;
+    assert!(!stack::is(&suspended, "Ready") && !stack::is(&suspended, "Reconciling") && !stack::is(&suspended, "Stalled"));
+    wait::until(&ns.api::<Deployment>(), "web", |d: &Deployment| d.spec.replicas == Some(0)).await;
+    wait::gone(&ns.api::<k8s_openapi::api::apps::v1::DaemonSet>(), "agent").await;
+
+    ns.apply_stack("suspend", json!({"compose": compose})).await;
+    wait::until(&stacks, "suspend", stack::ready_and_current).await;
+    wait::until(&ns.api::<Deployment>(), "web", deployment_ready(3)).await;
+    wait::until(&ns.api::<k8s_openapi::api::apps::v1::DaemonSet>(), "agent", |_| true).await;
+}
