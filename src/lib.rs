@@ -5,6 +5,6 @@
 
 pub mod api;
 pub mod build;
-pub mod compose;
 pub mod cli;
+pub mod compose;
 pub mod controller;

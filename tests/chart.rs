@@ -40,7 +40,11 @@ fn chart_app_version_is_the_crate_version() {
     let chart: serde_yaml::Value = serde_yaml::from_str(&read(&format!("{CHART}/Chart.yaml"))).expect("Chart.yaml is YAML");
     assert_eq!(chart["apiVersion"].as_str(), Some("v2"));
     assert_eq!(chart["name"].as_str(), Some("compose-operator"));
-    assert_eq!(chart["appVersion"].as_str(), Some(env!("CARGO_PKG_VERSION")), "Chart.yaml appVersion must follow Cargo.toml's version (and bump the chart's version with it)");
+    assert_eq!(
+        chart["appVersion"].as_str(),
+        Some(env!("CARGO_PKG_VERSION")),
+        "Chart.yaml appVersion must follow Cargo.toml's version (and bump the chart's version with it)"
+    );
     assert!(chart["kubeVersion"].as_str().is_some_and(|v| v.starts_with(">=")), "Chart.yaml needs a kubeVersion constraint");
 }
 
@@ -80,11 +84,8 @@ fn the_chart_passes_only_flags_the_binary_knows() {
     let help = Command::new(env!("CARGO_BIN_EXE_compose-operator")).args(["run", "--help"]).output().expect("run compose-operator run --help");
     let help = String::from_utf8_lossy(&help.stdout).to_string();
     let template = read(&format!("{CHART}/templates/deployment.yaml"));
-    let flags: BTreeSet<&str> = template
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("- --"))
-        .map(|flag| flag.split(['=', ' ']).next().unwrap_or_default())
-        .collect();
+    let flags: BTreeSet<&str> =
+        template.lines().filter_map(|line| line.trim().strip_prefix("- --")).map(|flag| flag.split(['=', ' ']).next().unwrap_or_default()).collect();
     assert!(flags.len() >= 8, "expected the chart's flags in deployment.yaml, found {flags:?}");
     for flag in flags {
         assert!(help.contains(&format!("--{flag}")), "the chart passes --{flag}, which `compose-operator run` does not accept");

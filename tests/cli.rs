@@ -13,13 +13,7 @@ fn repo(path: &str) -> PathBuf {
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = binary()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = binary().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     if let Some(input) = stdin {
         use std::io::Write;
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
@@ -44,12 +38,8 @@ fn checked_in_crd_matches_the_types() {
 }
 
 /// The example manifests are `compose-operator stack` of the compose files beside them.
-const EXAMPLES: &[(&str, &[&str])] = &[
-    ("get-started", &[]),
-    ("microblog", &["--var", "SECRET_KEY=change-me", "--var", "MYSQL_PASSWORD=microblog-password"]),
-    ("redis", &[]),
-    ("django", &[]),
-];
+const EXAMPLES: &[(&str, &[&str])] =
+    &[("get-started", &[]), ("microblog", &["--var", "SECRET_KEY=change-me", "--var", "MYSQL_PASSWORD=microblog-password"]), ("redis", &[]), ("django", &[])];
 
 #[test]
 fn example_manifests_match_their_compose_files() {

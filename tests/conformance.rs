@@ -60,10 +60,7 @@ fn kompose_corpus_outcomes_match_expectations() {
     assert!(root.is_dir(), "the conformance corpus is missing at {} (set COMPOSE_CONFORMANCE_DIR)", root.display());
     let files = corpus::compose_files(&root);
     assert!(files.len() > 100, "expected the whole corpus, found {} files", files.len());
-    let rows: Vec<Row> = files
-        .iter()
-        .map(|file| Row { file: corpus::relative(&root, file), alone: alone(file), project: as_project(file) })
-        .collect();
+    let rows: Vec<Row> = files.iter().map(|file| Row { file: corpus::relative(&root, file), alone: alone(file), project: as_project(file) }).collect();
     let table: String = rows.iter().map(|row| format!("{}\t{}\t{}\n", row.file, row.alone.1, row.project.1)).collect();
     let expected_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/kompose.tsv");
     if std::env::var_os("UPDATE_CONFORMANCE").is_some() {

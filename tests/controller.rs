@@ -13,9 +13,9 @@ use compose_operator::controller::context::Context;
 use compose_operator::controller::metrics::Metrics;
 use compose_operator::controller::reconcile;
 use http::{Method, Request, Response, StatusCode};
+use kube::Client;
 use kube::client::Body;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::Client;
 use serde_json::{Value, json};
 
 /// A namespace's worth of objects, keyed by (resource plural, name).
@@ -39,11 +39,7 @@ struct Target {
 fn target(path: &str) -> Target {
     let parts: Vec<&str> = path.split('/').collect();
     let at = parts.iter().position(|p| *p == "namespaces").expect("namespaced request");
-    Target {
-        plural: parts[at + 2].to_string(),
-        name: parts.get(at + 3).map(|s| s.to_string()),
-        subresource: parts.get(at + 4).map(|s| s.to_string()),
-    }
+    Target { plural: parts[at + 2].to_string(), name: parts.get(at + 3).map(|s| s.to_string()), subresource: parts.get(at + 4).map(|s| s.to_string()) }
 }
 
 fn status_error(code: u16, reason: &str) -> (StatusCode, Value) {
@@ -228,7 +224,8 @@ async fn an_invalid_update_changes_no_object_and_stalls() {
 
 #[tokio::test]
 async fn a_name_taken_by_someone_else_blocks_every_write() {
-    let theirs = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-published", "namespace": "default", "resourceVersion": "7"}, "spec": {}});
+    let theirs =
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-published", "namespace": "default", "resourceVersion": "7"}, "spec": {}});
     let api = Arc::new(Mutex::new(FakeApi::with([("services", theirs)])));
     let writes = reconcile_once(&api, stack(WEB, None)).await;
     assert_eq!(writes, ["event Conflict", "status composestacks/shop"]);
@@ -294,7 +291,14 @@ async fn an_object_the_api_server_refuses_stops_the_stack_before_any_write() {
     let writes = reconcile_once(&api, stack(WEB, None)).await;
     assert_eq!(
         writes,
-        ["dry-run networkpolicies/web", "dry-run services/web", "dry-run services/web-published", "refused deployments/web", "event Rejected", "status composestacks/shop"]
+        [
+            "dry-run networkpolicies/web",
+            "dry-run services/web",
+            "dry-run services/web-published",
+            "refused deployments/web",
+            "event Rejected",
+            "status composestacks/shop"
+        ]
     );
     let api = api.lock().unwrap();
     assert_eq!(api.objects[&("composestacks".to_string(), "shop".to_string())]["status"]["phase"], "Stalled");

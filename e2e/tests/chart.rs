@@ -59,7 +59,11 @@ fn exec(name: &str, args: &[&str], stdin: Option<&str>, kubeconfig_path: Option<
         child.stdin.take().unwrap().write_all(input.as_bytes()).expect("write stdin");
     }
     let output = child.wait_with_output().expect("wait");
-    Output { ok: output.status.success(), stdout: String::from_utf8_lossy(&output.stdout).into_owned(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+    Output {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 /// Like [`exec`], and the command must succeed; returns its stdout.
@@ -96,10 +100,7 @@ impl Drop for Release {
 
 /// The documents of a multi-document YAML stream, as JSON values (empty ones dropped).
 fn documents(yaml: &str) -> Vec<serde_json::Value> {
-    yaml.split("\n---")
-        .filter_map(|doc| serde_yaml::from_str::<serde_json::Value>(doc).ok())
-        .filter(|doc| doc.is_object())
-        .collect()
+    yaml.split("\n---").filter_map(|doc| serde_yaml::from_str::<serde_json::Value>(doc).ok()).filter(|doc| doc.is_object()).collect()
 }
 
 fn by_kind<'a>(docs: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
@@ -133,7 +134,10 @@ async fn restricted_namespace(test: &str) -> TestNamespace {
 async fn wait_rollout(ns: &TestNamespace, name: &str, replicas: i32) -> Deployment {
     let refused = |d: &Deployment| {
         let conditions = d.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
-        conditions.into_iter().find(|c| c.type_.as_deref() == Some("ReplicaFailure") && c.status.as_deref() == Some("True")).map(|c| c.message.unwrap_or_default())
+        conditions
+            .into_iter()
+            .find(|c| c.type_.as_deref() == Some("ReplicaFailure") && c.status.as_deref() == Some("True"))
+            .map(|c| c.message.unwrap_or_default())
     };
     let deployment = wait::until(&ns.api::<Deployment>(), name, |d: &Deployment| {
         let status = d.status.clone().unwrap_or_default();
@@ -218,7 +222,8 @@ struct HostOperator {
 impl HostOperator {
     fn start(deployment: &Deployment, sa_kubeconfig: &Path, release_namespace: &str, watch: &[&str]) -> HostOperator {
         let container = &deployment.spec.template.spec.as_ref().unwrap().containers[0];
-        let mut args: Vec<String> = container.args.clone().unwrap_or_default().into_iter().filter(|a| !a.starts_with("--metrics-addr") && !a.starts_with("--namespace")).collect();
+        let mut args: Vec<String> =
+            container.args.clone().unwrap_or_default().into_iter().filter(|a| !a.starts_with("--metrics-addr") && !a.starts_with("--namespace")).collect();
         args.push("--metrics-addr=127.0.0.1:0".into());
         for namespace in watch {
             args.push(format!("--namespace={namespace}"));
@@ -336,13 +341,17 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
     // Non-default values: Roles in the watched namespaces only, a --namespace flag for each.
     let rendered = documents(&helm(&[&["template", "custom", chart, "--namespace", &ns.name][..], &custom].concat()));
     let args = container_args(by_kind(&rendered, "Deployment")[0]);
-    for expected in ["--log-format=human", "--requeue-seconds=60", "--allow-privileged", "--allow-host-paths", "--allow-capabilities", "--allow-host-namespaces"] {
+    for expected in
+        ["--log-format=human", "--requeue-seconds=60", "--allow-privileged", "--allow-host-paths", "--allow-capabilities", "--allow-host-namespaces"]
+    {
         assert!(args.iter().any(|a| a == expected), "{expected} missing from {args:?}");
     }
     for namespace in [&ns.name, &watched.name] {
         assert!(args.contains(&format!("--namespace={namespace}")), "{args:?}");
         let roles = by_kind(&rendered, "Role");
-        assert!(roles.iter().any(|r| r["metadata"]["namespace"] == namespace.as_str() && !r["metadata"]["name"].as_str().unwrap().ends_with("leader-election")));
+        assert!(
+            roles.iter().any(|r| r["metadata"]["namespace"] == namespace.as_str() && !r["metadata"]["name"].as_str().unwrap().ends_with("leader-election"))
+        );
     }
     assert!(by_kind(&rendered, "ClusterRoleBinding").is_empty(), "watchNamespaces must not bind a ClusterRole");
     // The ServiceMonitor CRD (Prometheus Operator) is not installed here: check the object's
@@ -412,7 +421,8 @@ async fn chart_installs_and_its_service_account_reconciles_every_kind() {
     stacks.api::<ConfigMap>().get("kinds-banner").await.expect("ConfigMap kinds-banner");
     stacks.api::<Secret>().get("kinds-api-token").await.expect("Secret kinds-api-token");
     // The Lease in the release namespace (create, get, patch) names the host operator.
-    let lease = wait::until(&ns.api::<Lease>(), &lease_name, |l: &Lease| l.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some("host-operator")).await;
+    let lease =
+        wait::until(&ns.api::<Lease>(), &lease_name, |l: &Lease| l.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some("host-operator")).await;
     assert!(lease.spec.is_some());
     // Events (events.k8s.io create) from this instance.
     wait::until_true("an Event from the host operator", || async {
@@ -495,16 +505,7 @@ async fn chart_with_watch_namespaces_confines_the_service_account() {
     let outside = TestNamespace::new("chart-scoped-outside").await;
     let release = Release::new("chart-scoped", &ns.name);
     let name = release.name.clone();
-    helm(&[
-        "install",
-        &name,
-        chart_dir().to_str().unwrap(),
-        "--namespace",
-        &ns.name,
-        "--skip-crds",
-        "--set",
-        &format!("watchNamespaces={{{}}}", watched.name),
-    ]);
+    helm(&["install", &name, chart_dir().to_str().unwrap(), "--namespace", &ns.name, "--skip-crds", "--set", &format!("watchNamespaces={{{}}}", watched.name)]);
     let fullname = format!("{name}-compose-operator");
     let deployment = wait_rollout(&ns, &fullname, 2).await;
     assert!(container_args_of(&deployment).contains(&format!("--namespace={}", watched.name)));

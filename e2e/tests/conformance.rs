@@ -63,7 +63,8 @@ fn deploy(file: &Path, namespace: &str) -> Result<(), String> {
     if !converted.status.success() {
         return Err(format!("convert: {}", String::from_utf8_lossy(&converted.stderr)));
     }
-    let dry_run = kubectl_with_stdin(&["apply", "--server-side", "--dry-run=server", "--field-manager=compose-operator", "-n", namespace, "-f", "-"], &converted.stdout);
+    let dry_run =
+        kubectl_with_stdin(&["apply", "--server-side", "--dry-run=server", "--field-manager=compose-operator", "-n", namespace, "-f", "-"], &converted.stdout);
     if !dry_run.status.success() {
         return Err(format!("rejected by the API server: {}", String::from_utf8_lossy(&dry_run.stderr).trim()));
     }
@@ -151,11 +152,8 @@ async fn corpus_projects_are_accepted_by_the_api_server_and_become_ready() {
     if std::env::var_os("UPDATE_CONFORMANCE").is_some() {
         std::fs::write(&expected_path, &table).unwrap();
     }
-    let ready = |text: &str| -> Vec<String> { text.lines().filter(|l| l.ends_with("\tReady")).map(|l| l.split('\t').next().unwrap_or_default().to_string()).collect() };
+    let ready =
+        |text: &str| -> Vec<String> { text.lines().filter(|l| l.ends_with("\tReady")).map(|l| l.split('\t').next().unwrap_or_default().to_string()).collect() };
     let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-    assert_eq!(
-        ready(&table),
-        ready(&expected),
-        "which corpus stacks become Ready changed; outcomes:\n{table}\nreview and rerun with UPDATE_CONFORMANCE=1"
-    );
+    assert_eq!(ready(&table), ready(&expected), "which corpus stacks become Ready changed; outcomes:\n{table}\nreview and rerun with UPDATE_CONFORMANCE=1");
 }

@@ -92,7 +92,8 @@ async fn microblog_stack_orders_dependencies_and_binds_its_volume() {
 async fn scaling_and_image_updates_roll_out() {
     let ns = TestNamespace::new("update").await;
     let _operator = Operator::start(&ns.name, &[]);
-    let compose = |replicas: u32, tag: &str| format!("services:\n  web:\n    image: nginx:{tag}\n    deploy:\n      replicas: {replicas}\n    ports: [\"8080:80\"]\n");
+    let compose =
+        |replicas: u32, tag: &str| format!("services:\n  web:\n    image: nginx:{tag}\n    deploy:\n      replicas: {replicas}\n    ports: [\"8080:80\"]\n");
     ns.apply_stack("update", json!({"compose": compose(2, "1.25")})).await;
     let stacks = ns.api::<ComposeStack>();
     let first = wait::until(&stacks, "update", stack::ready_and_current).await;
@@ -227,7 +228,9 @@ async fn a_changed_config_rolls_the_pods_that_mount_it() {
     let ns = TestNamespace::new("rollconfig").await;
     let _operator = Operator::start(&ns.name, &[]);
     let compose = |greeting: &str| {
-        format!("services:\n  web:\n    image: nginx\n    configs: [greeting]\n    secrets: [token]\nconfigs:\n  greeting:\n    content: {greeting}\nsecrets:\n  token:\n    environment: TOKEN\n")
+        format!(
+            "services:\n  web:\n    image: nginx\n    configs: [greeting]\n    secrets: [token]\nconfigs:\n  greeting:\n    content: {greeting}\nsecrets:\n  token:\n    environment: TOKEN\n"
+        )
     };
     let spec = |greeting: &str| json!({"compose": compose(greeting), "variables": {"TOKEN": "t0ken"}});
     ns.apply_stack("rollconfig", spec("hello")).await;
@@ -237,7 +240,9 @@ async fn a_changed_config_rolls_the_pods_that_mount_it() {
     assert_eq!(config.data.unwrap()["greeting"], "hello");
     let secret = ns.api::<k8s_openapi::api::core::v1::Secret>().get("rollconfig-token").await.unwrap();
     assert_eq!(secret.data.unwrap()["token"].0, b"t0ken");
-    let hash = |d: &Deployment| d.spec.template.metadata.as_ref().and_then(|m| m.annotations.as_ref()).and_then(|a| a.get("compose-operator.dev/content-hash")).cloned();
+    let hash = |d: &Deployment| {
+        d.spec.template.metadata.as_ref().and_then(|m| m.annotations.as_ref()).and_then(|a| a.get("compose-operator.dev/content-hash")).cloned()
+    };
     let before = ns.api::<Deployment>().get("web").await.unwrap();
 
     ns.apply_stack("rollconfig", spec("bonjour")).await;
@@ -261,7 +266,11 @@ async fn a_suspended_stack_scales_to_zero_and_resumes() {
     wait::until(&stacks, "suspend", stack::ready_and_current).await;
 
     ns.apply_stack("suspend", json!({"compose": compose, "suspend": true})).await;
-    let suspended = wait::until(&stacks, "suspend", |s: &ComposeStack| s.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Suspended") && s.status.as_ref().and_then(|s| s.observed_generation) == s.metadata.generation).await;
+    let suspended = wait::until(&stacks, "suspend", |s: &ComposeStack| {
+        s.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Suspended")
+            && s.status.as_ref().and_then(|s| s.observed_generation) == s.metadata.generation
+    })
+    .await;
     assert!(!stack::is(&suspended, "Ready") && !stack::is(&suspended, "Reconciling") && !stack::is(&suspended, "Stalled"));
     wait::until(&ns.api::<Deployment>(), "web", |d: &Deployment| d.spec.replicas == Some(0)).await;
     wait::gone(&ns.api::<k8s_openapi::api::apps::v1::DaemonSet>(), "agent").await;

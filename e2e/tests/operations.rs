@@ -1,7 +1,6 @@
 //! Operating the operator: crashes, two replicas with leader election, how Flux's kstatus
 //! judges a stack, and plain kubectl.
 
-
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Service;
@@ -91,7 +90,11 @@ async fn kstatus_reports_current_in_progress_and_failed() {
 
     // minReadySeconds of an hour: pods are Ready but not yet Available, so the rollout is in
     // progress. (The service is not called `web`: that name belongs to the first stack here.)
-    ns.apply_stack("progress", json!({"compose": "services:\n  slow:\n    image: nginx\n    deploy:\n      replicas: 2\n      update_config:\n        delay: 1h\n"})).await;
+    ns.apply_stack(
+        "progress",
+        json!({"compose": "services:\n  slow:\n    image: nginx\n    deploy:\n      replicas: 2\n      update_config:\n        delay: 1h\n"}),
+    )
+    .await;
     wait::until(&stacks, "progress", |s: &ComposeStack| s.status.as_ref().and_then(|s| s.observed_generation) == s.metadata.generation).await;
     assert_eq!(kstatus(&ns.name, "progress")["status"], "InProgress");
 

@@ -13,11 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, KeyToPath, Secret, SecretVolumeSource, Volume, VolumeMount,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, ConfigMapVolumeSource, KeyToPath, Secret, SecretVolumeSource, Volume, VolumeMount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::names;
 use super::object::Object;
@@ -89,7 +87,15 @@ pub fn plan(input: &PlanInput, report: &mut Report) -> FilePlan {
     plan
 }
 
-fn source(input: &PlanInput, kind: Kind, name: &str, definition: &FileObjectDefinition, path: &Path, objects: &mut Vec<Object>, report: &mut Report) -> Option<Source> {
+fn source(
+    input: &PlanInput,
+    kind: Kind,
+    name: &str,
+    definition: &FileObjectDefinition,
+    path: &Path,
+    objects: &mut Vec<Object>,
+    report: &mut Report,
+) -> Option<Source> {
     let key = valid_key(name, path, report)?;
     let k8s_name = report.check(path, names::kubernetes_name(name))?;
     if definition.driver.is_some() || definition.driver_opts.is_some() || definition.template_driver.is_some() {
@@ -105,13 +111,19 @@ fn source(input: &PlanInput, kind: Kind, name: &str, definition: &FileObjectDefi
         (None, Some(variable), None) => match input.variables.get(variable) {
             Some(value) => value.as_bytes().to_vec(),
             None => {
-                report.error(Diagnostic::new(path.key("environment"), format!("the variable `{variable}` is not set")).with_hint("set it in spec.variables (--var in the CLI)"));
+                report.error(
+                    Diagnostic::new(path.key("environment"), format!("the variable `{variable}` is not set"))
+                        .with_hint("set it in spec.variables (--var in the CLI)"),
+                );
                 return None;
             }
         },
         (None, None, Some(file)) => return file_source(input, kind, name, file, key, &path.key("file"), objects, report),
         (None, None, None) => {
-            report.error(Diagnostic::new(path.clone(), format!("the {} has no source", kind_word(kind))).with_hint("set one of content:, environment:, file: or external: true"));
+            report.error(
+                Diagnostic::new(path.clone(), format!("the {} has no source", kind_word(kind)))
+                    .with_hint("set one of content:, environment:, file: or external: true"),
+            );
             return None;
         }
         _ => {
@@ -127,18 +139,31 @@ fn source(input: &PlanInput, kind: Kind, name: &str, definition: &FileObjectDefi
 
 /// `file:` sources: configs from `spec.files`, secrets from the Secret `spec.secretFiles`.
 #[allow(clippy::too_many_arguments)]
-fn file_source(input: &PlanInput, kind: Kind, name: &str, file: &str, key: String, path: &Path, objects: &mut Vec<Object>, report: &mut Report) -> Option<Source> {
+fn file_source(
+    input: &PlanInput,
+    kind: Kind,
+    name: &str,
+    file: &str,
+    key: String,
+    path: &Path,
+    objects: &mut Vec<Object>,
+    report: &mut Report,
+) -> Option<Source> {
     if kind == Kind::Secret {
         let Some(secret) = input.secret_files else {
-            report.error(Diagnostic::new(path.clone(), format!("the secret file `{file}` is not in the cluster"))
-                .with_hint("put it in a Secret and name it in spec.secretFiles (`compose-operator stack` writes that Secret), or use external: true"));
+            report.error(
+                Diagnostic::new(path.clone(), format!("the secret file `{file}` is not in the cluster"))
+                    .with_hint("put it in a Secret and name it in spec.secretFiles (`compose-operator stack` writes that Secret), or use external: true"),
+            );
             return None;
         };
         return Some(Source { kind, object_name: secret.to_string(), key: project_files::key(file), fingerprint: None });
     }
     let Some(content) = input.files.file(file) else {
-        report.error(Diagnostic::new(path.clone(), format!("the file `{file}` is not in spec.files"))
-            .with_hint("`compose-operator stack` packs project files into spec.files; or use content: or external: true"));
+        report.error(
+            Diagnostic::new(path.clone(), format!("the file `{file}` is not in spec.files"))
+                .with_hint("`compose-operator stack` packs project files into spec.files; or use content: or external: true"),
+        );
         return None;
     };
     let bytes = content.bytes().filter(|_| content.byte_len() <= project_files::MAX_OBJECT_BYTES);
@@ -209,7 +234,10 @@ pub fn service_files(service: &Service, path: &Path, plan: &FilePlan, report: &m
                 continue;
             }
             let Some(source) = plan.sources.get(&key) else {
-                report.error(Diagnostic::new(entry_path, format!("{} `{}` is not declared under the top-level `{}:`", kind_word(kind), entry.source(), kind.section())));
+                report.error(Diagnostic::new(
+                    entry_path,
+                    format!("{} `{}` is not declared under the top-level `{}:`", kind_word(kind), entry.source(), kind.section()),
+                ));
                 continue;
             };
             mount(&mut result, source, entry, &entry_path, report);
@@ -223,13 +251,19 @@ fn mount(result: &mut ServiceFiles, source: &Source, entry: &FileMount, path: &P
         FileMount::Short(_) => (None, None),
         FileMount::Long(long) => {
             if long.uid.is_some() || long.gid.is_some() {
-                report.warn(&path.key("uid"), "Kubernetes cannot set a mounted file's owner; it belongs to root, readable per mode (use group_add or user: to match)");
+                report.warn(
+                    &path.key("uid"),
+                    "Kubernetes cannot set a mounted file's owner; it belongs to root, readable per mode (use group_add or user: to match)",
+                );
             }
             let mode = long.mode.as_ref().and_then(|m| {
                 let text = m.0.trim();
                 match parse_mode(text) {
                     Err(_) if text.chars().all(|c| ('0'..='7').contains(&c)) && text.len() <= 4 => {
-                        report.warn(&path.key("mode"), format!("`{text}` read as octal 0{text}: written without its leading 0 it is a decimal number, which is no file mode"));
+                        report.warn(
+                            &path.key("mode"),
+                            format!("`{text}` read as octal 0{text}: written without its leading 0 it is a decimal number, which is no file mode"),
+                        );
                         i32::from_str_radix(text, 8).ok()
                     }
                     parsed => report.check(&path.key("mode"), parsed),

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EnvVar, ExecAction, Probe, ResourceRequirements, SecurityContext,
-};
+use k8s_openapi::api::core::v1::{Capabilities, Container, ContainerPort, EnvVar, ExecAction, Probe, ResourceRequirements, SecurityContext};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::policy::Policy;
@@ -87,7 +85,10 @@ pub fn argv(command: &Command, path: &Path, report: &mut Report) -> Option<Vec<S
         Command::Shell(text) => match shell_words::split(text) {
             Ok(words) => words,
             Err(error) => {
-                report.error(Diagnostic::new(path.clone(), format!("cannot split `{text}` into words: {error}")).with_hint("check the quotes, or write the command as a list"));
+                report.error(
+                    Diagnostic::new(path.clone(), format!("cannot split `{text}` into words: {error}"))
+                        .with_hint("check the quotes, or write the command as a list"),
+                );
                 return None;
             }
         },
@@ -137,11 +138,7 @@ fn container_ports(ports: &[PortMapping], expose: &[(u16, Protocol)]) -> Vec<Con
         .map(|p| (p.target, p.protocol))
         .chain(expose.iter().copied())
         .filter(|key| seen.insert(*key))
-        .map(|(port, protocol)| ContainerPort {
-            container_port: i32::from(port),
-            protocol: Some(protocol.as_kubernetes().to_string()),
-            ..Default::default()
-        })
+        .map(|(port, protocol)| ContainerPort { container_port: i32::from(port), protocol: Some(protocol.as_kubernetes().to_string()), ..Default::default() })
         .collect()
 }
 
@@ -193,7 +190,10 @@ fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<Reso
     }
     for (amounts, amounts_path) in [(&limits, &limits_path), (&reservations, &reservations_path)] {
         if amounts.generic_resources.is_some() {
-            report.warn(&amounts_path.key("generic_resources"), "swarm generic resources have no Kubernetes counterpart; reserve GPUs through reservations.devices; ignored");
+            report.warn(
+                &amounts_path.key("generic_resources"),
+                "swarm generic resources have no Kubernetes counterpart; reserve GPUs through reservations.devices; ignored",
+            );
         }
     }
     if limit.is_empty() && request.is_empty() {
@@ -242,12 +242,8 @@ fn probes(healthcheck: &Healthcheck, path: &Path, report: &mut Report) -> Option
     };
     let period = seconds(&healthcheck.interval, "interval", DEFAULT_PROBE_SECONDS, report);
     let timeout = seconds(&healthcheck.timeout, "timeout", DEFAULT_PROBE_SECONDS, report);
-    let retries = healthcheck
-        .retries
-        .as_ref()
-        .and_then(|r| report.check(&path.key("retries"), r.as_u32()))
-        .map(|r| r.clamp(1, 1000) as i32)
-        .unwrap_or(DEFAULT_RETRIES);
+    let retries =
+        healthcheck.retries.as_ref().and_then(|r| report.check(&path.key("retries"), r.as_u32())).map(|r| r.clamp(1, 1000) as i32).unwrap_or(DEFAULT_RETRIES);
     let probe = Probe {
         exec: Some(ExecAction { command: Some(command) }),
         period_seconds: Some(period),
@@ -313,11 +309,16 @@ fn pull_policy(service: &Service, path: &Path, report: &mut Report) -> Option<St
         "never" => Some("Never".into()),
         "missing" | "if_not_present" => Some("IfNotPresent".into()),
         "build" => {
-            report.error(Diagnostic::new(path.key("pull_policy"), "`build` is not possible in a cluster").with_hint("push the image to a registry and use `missing` or `always`"));
+            report.error(
+                Diagnostic::new(path.key("pull_policy"), "`build` is not possible in a cluster")
+                    .with_hint("push the image to a registry and use `missing` or `always`"),
+            );
             None
         }
         other => {
-            report.error(Diagnostic::new(path.key("pull_policy"), format!("unknown pull policy `{other}`")).with_hint("use always, never, missing or if_not_present"));
+            report.error(
+                Diagnostic::new(path.key("pull_policy"), format!("unknown pull policy `{other}`")).with_hint("use always, never, missing or if_not_present"),
+            );
             None
         }
     }

@@ -105,8 +105,10 @@ fn text_map(map: &BTreeMap<String, Scalar>, path: &Path, value_must_be_label: bo
             let valid = if value_must_be_label { names::is_valid_label(key, &value.0) } else { names::is_valid_label(key, "") };
             if !valid {
                 let what = if value_must_be_label { "a label (key and value)" } else { "an annotation key" };
-                report.error(Diagnostic::new(path.key(key), format!("`{key}` cannot be {what} on Kubernetes"))
-                    .with_hint("keys are [prefix/]name, names and values at most 63 letters, digits, `-`, `_` and `.`"));
+                report.error(
+                    Diagnostic::new(path.key(key), format!("`{key}` cannot be {what} on Kubernetes"))
+                        .with_hint("keys are [prefix/]name, names and values at most 63 letters, digits, `-`, `_` and `.`"),
+                );
                 return None;
             }
             Some((key.clone(), value.0.clone()))
@@ -130,7 +132,10 @@ fn toleration(toleration: &ComposeToleration, path: &Path, report: &mut Report) 
     }
     let effect = toleration.effect.as_deref();
     if !matches!(effect, None | Some("NoSchedule" | "PreferNoSchedule" | "NoExecute")) {
-        report.error(Diagnostic::new(path.key("effect"), format!("unknown effect `{}`", effect.unwrap_or_default())).with_hint("use NoSchedule, PreferNoSchedule or NoExecute"));
+        report.error(
+            Diagnostic::new(path.key("effect"), format!("unknown effect `{}`", effect.unwrap_or_default()))
+                .with_hint("use NoSchedule, PreferNoSchedule or NoExecute"),
+        );
         return None;
     }
     let seconds = match &toleration.toleration_seconds {
@@ -162,8 +167,10 @@ pub fn settings(service: &Service, path: &Path, report: &mut Report) -> Settings
             "nodeport" => settings.published_type = Some(PublishedServiceType::NodePort),
             "loadbalancer" => settings.published_type = Some(PublishedServiceType::LoadBalancer),
             "headless" => settings.headless = true,
-            _ => report.error(Diagnostic::new(label_path(KOMPOSE_SERVICE_TYPE), format!("unknown kompose service type `{kind}`"))
-                .with_hint("use clusterip, nodeport, loadbalancer or headless")),
+            _ => report.error(
+                Diagnostic::new(label_path(KOMPOSE_SERVICE_TYPE), format!("unknown kompose service type `{kind}`"))
+                    .with_hint("use clusterip, nodeport, loadbalancer or headless"),
+            ),
         }
     }
     if let Some(secret) = label(KOMPOSE_IMAGE_PULL_SECRET).filter(|s| !s.is_empty()) {
@@ -196,18 +203,11 @@ pub fn settings(service: &Service, path: &Path, report: &mut Report) -> Settings
             settings.image_pull_secrets.push(name.clone());
         }
     }
-    settings.tolerations = extension
-        .tolerations
-        .iter()
-        .enumerate()
-        .filter_map(|(index, t)| toleration(t, &path.key("tolerations").key(index), report))
-        .collect();
+    settings.tolerations =
+        extension.tolerations.iter().enumerate().filter_map(|(index, t)| toleration(t, &path.key("tolerations").key(index), report)).collect();
     settings.service_account_name = extension.service_account_name.clone().filter(|n| !n.is_empty());
-    settings.automount_service_account_token = extension
-        .automount_service_account_token
-        .as_ref()
-        .and_then(|a| report.check(&path.key("automountServiceAccountToken"), a.as_bool()))
-        .unwrap_or(false);
+    settings.automount_service_account_token =
+        extension.automount_service_account_token.as_ref().and_then(|a| report.check(&path.key("automountServiceAccountToken"), a.as_bool())).unwrap_or(false);
     settings
 }
 
@@ -280,7 +280,9 @@ mod tests {
 
     #[test]
     fn extension_wins_over_kompose_labels() {
-        let web = service("image: x\nlabels: {kompose.service.type: nodeport, kompose.image-pull-secret: regcred}\nx-kubernetes:\n  serviceType: LoadBalancer\n  imagePullSecrets: [regcred, other]\n");
+        let web = service(
+            "image: x\nlabels: {kompose.service.type: nodeport, kompose.image-pull-secret: regcred}\nx-kubernetes:\n  serviceType: LoadBalancer\n  imagePullSecrets: [regcred, other]\n",
+        );
         let mut report = Report::default();
         let settings = settings(&web, &Path::root(), &mut report);
         assert_eq!(settings.published_type, Some(PublishedServiceType::LoadBalancer));
@@ -290,7 +292,9 @@ mod tests {
 
     #[test]
     fn tolerations_are_checked() {
-        let web = service("image: x\nx-kubernetes:\n  tolerations:\n    - {key: gpu, operator: Exists, effect: NoSchedule}\n    - {key: a, operator: Exists, value: b}\n    - {key: a, value: b, effect: NoSchedule, tolerationSeconds: 30}\n    - {operator: Maybe}\n");
+        let web = service(
+            "image: x\nx-kubernetes:\n  tolerations:\n    - {key: gpu, operator: Exists, effect: NoSchedule}\n    - {key: a, operator: Exists, value: b}\n    - {key: a, value: b, effect: NoSchedule, tolerationSeconds: 30}\n    - {operator: Maybe}\n",
+        );
         let mut report = Report::default();
         let settings = settings(&web, &Path::root(), &mut report);
         assert_eq!(settings.tolerations.len(), 1);

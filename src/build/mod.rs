@@ -103,7 +103,10 @@ pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: 
     let mut report = Report { errors: Vec::new(), warnings: loaded.warnings.clone() };
     set_images(&mut loaded.file, &spec.images, &mut report);
     if stack.len() > names::MAX_NAME {
-        report.error(Diagnostic::new(Path::root(), format!("the stack name `{stack}` is longer than {} characters, too long for a label value", names::MAX_NAME)));
+        report.error(Diagnostic::new(
+            Path::root(),
+            format!("the stack name `{stack}` is longer than {} characters, too long for a label value", names::MAX_NAME),
+        ));
     }
     validate(&loaded.file, &mut report);
     let networks = network::layout(&loaded.file, spec.network_policies(), &mut report);
@@ -246,7 +249,16 @@ impl Translator<'_> {
         container.volume_mounts = container::non_empty(service_volumes.mounts.into_iter().chain(service_files.mounts).collect());
         let pod_volumes = service_volumes.volumes.into_iter().chain(service_files.volumes).collect();
         let mut template = pod::template(
-            pod::PodInput { stack: self.stack, name, service, path: &path, policy: self.policy, container, volumes: pod_volumes, restart_policy: lifecycle.restart_policy },
+            pod::PodInput {
+                stack: self.stack,
+                name,
+                service,
+                path: &path,
+                policy: self.policy,
+                container,
+                volumes: pod_volumes,
+                restart_policy: lifecycle.restart_policy,
+            },
             report,
         );
         if !service_files.fingerprints.is_empty() {
@@ -278,9 +290,14 @@ impl Translator<'_> {
         self.warn_about_unmapped(service, &path, report);
         let settings = self.settings.get(compose_name).cloned().unwrap_or_default();
         settings.apply_to_pod(&mut template, &path, report);
-        let owns_claims = service.volumes.iter().filter_map(volumes::named_source).any(|v| matches!(named_volumes.get(v), Some(volumes::NamedVolume::PerReplica { .. } | volumes::NamedVolume::Shared { .. })));
+        let owns_claims = service
+            .volumes
+            .iter()
+            .filter_map(volumes::named_source)
+            .any(|v| matches!(named_volumes.get(v), Some(volumes::NamedVolume::PerReplica { .. } | volumes::NamedVolume::Shared { .. })));
         if settings.claims != kubernetes::ClaimSettings::default() && !owns_claims {
-            report.warn(&path.key("labels"), "kompose.volume.* labels size the claims of named volumes, and this service mounts none the stack creates; ignored");
+            report
+                .warn(&path.key("labels"), "kompose.volume.* labels size the claims of named volumes, and this service mounts none the stack creates; ignored");
         }
         let claim_templates = service_volumes
             .per_replica_claims
@@ -310,7 +327,10 @@ impl Translator<'_> {
         );
         let dns_round_robin = service.deploy.as_ref().and_then(|d| d.endpoint_mode.as_deref()) == Some("dnsrr");
         if settings.published_type.is_some() && !ports.iter().any(|p| p.published.is_some()) {
-            report.warn(&path, "a Service type is set (x-kubernetes serviceType or kompose.service.type) but no port is published, so there is no -published Service; ignored");
+            report.warn(
+                &path,
+                "a Service type is set (x-kubernetes serviceType or kompose.service.type) but no port is published, so there is no -published Service; ignored",
+            );
         }
         let mut cluster_services = services::services(&services::ServiceInput {
             stack: self.stack,
@@ -351,7 +371,10 @@ impl Translator<'_> {
             .collect();
         if let Some((first, claims)) = from_services.first() {
             if let Some((other, _)) = from_services.iter().find(|(_, c)| c != claims) {
-                report.warn(&Path::root().key("volumes").key(volume), format!("services {first} and {other} give different kompose.volume.* labels for this shared volume; {first}'s are used"));
+                report.warn(
+                    &Path::root().key("volumes").key(volume),
+                    format!("services {first} and {other} give different kompose.volume.* labels for this shared volume; {first}'s are used"),
+                );
             }
             return own.or(claims);
         }
@@ -369,12 +392,7 @@ impl Translator<'_> {
                 annotations.insert(key.clone(), value);
             }
         }
-        ObjectMeta {
-            name: Some(name.to_string()),
-            labels: Some(labels),
-            annotations: (!annotations.is_empty()).then_some(annotations),
-            ..Default::default()
-        }
+        ObjectMeta { name: Some(name.to_string()), labels: Some(labels), annotations: (!annotations.is_empty()).then_some(annotations), ..Default::default() }
     }
 
     /// Compose keys that are accepted but whose translation is not written yet, reported
@@ -392,7 +410,11 @@ impl Translator<'_> {
             ("init", service.init.is_some(), "Kubernetes has no per-container init process flag; use an image with tini or `shareProcessNamespace`; ignored"),
             ("container_name", service.container_name.is_some(), "Kubernetes names pods itself; the service name is the DNS name; ignored"),
             ("domainname", service.domainname.is_some(), "pods take the cluster's domain; ignored"),
-            ("stop_signal", service.stop_signal.is_some(), "a per-container stop signal exists only from Kubernetes 1.33 (lifecycle.stopSignal, alpha feature ContainerStopSignals); the runtime sends the image's STOPSIGNAL (default SIGTERM), so set it in the image; ignored"),
+            (
+                "stop_signal",
+                service.stop_signal.is_some(),
+                "a per-container stop signal exists only from Kubernetes 1.33 (lifecycle.stopSignal, alpha feature ContainerStopSignals); the runtime sends the image's STOPSIGNAL (default SIGTERM), so set it in the image; ignored",
+            ),
             ("links", service.links.iter().any(|l| !l.contains(':')), "services that share a network reach each other by name without links"),
         ];
         for (key, present, reason) in simple {
@@ -455,8 +477,10 @@ impl Translator<'_> {
                     "service_healthy" => DependencyCondition::Healthy,
                     "service_completed_successfully" => DependencyCondition::CompletedSuccessfully,
                     other => {
-                        report.error(Diagnostic::new(condition_path, format!("unknown condition `{other}`"))
-                            .with_hint("use service_started, service_healthy or service_completed_successfully"));
+                        report.error(
+                            Diagnostic::new(condition_path, format!("unknown condition `{other}`"))
+                                .with_hint("use service_started, service_healthy or service_completed_successfully"),
+                        );
                         return None;
                     }
                 };
@@ -544,8 +568,10 @@ fn check_unique_names(translation: &Translation, report: &mut Report) {
     let mut seen = std::collections::BTreeSet::new();
     for object in translation.objects() {
         if !seen.insert((object.kind(), object.name().to_string())) {
-            report.error(Diagnostic::new(Path::root().key("services"), format!("two parts of the stack would both create {} `{}`", object.kind(), object.name()))
-                .with_hint("rename one of the services, aliases or volumes"));
+            report.error(
+                Diagnostic::new(Path::root().key("services"), format!("two parts of the stack would both create {} `{}`", object.kind(), object.name()))
+                    .with_hint("rename one of the services, aliases or volumes"),
+            );
         }
     }
 }

@@ -33,9 +33,7 @@ pub fn kubernetes_name(compose_name: &str) -> Result<String, String> {
         ));
     }
     if name.len() + PUBLISHED_SUFFIX.len() > MAX_NAME {
-        return Err(format!(
-            "`{compose_name}` is too long: Kubernetes names are at most {MAX_NAME} characters, and `{name}{PUBLISHED_SUFFIX}` must fit"
-        ));
+        return Err(format!("`{compose_name}` is too long: Kubernetes names are at most {MAX_NAME} characters, and `{name}{PUBLISHED_SUFFIX}` must fit"));
     }
     Ok(name)
 }
@@ -46,11 +44,8 @@ pub fn published_service_name(service: &str) -> String {
 
 /// Labels every object of a stack carries; `service` is the Kubernetes service name.
 pub fn object_labels(stack: &str, service: Option<&str>) -> BTreeMap<String, String> {
-    let mut labels = BTreeMap::from([
-        (MANAGED_BY.to_string(), OPERATOR.to_string()),
-        (PART_OF.to_string(), stack.to_string()),
-        (STACK.to_string(), stack.to_string()),
-    ]);
+    let mut labels =
+        BTreeMap::from([(MANAGED_BY.to_string(), OPERATOR.to_string()), (PART_OF.to_string(), stack.to_string()), (STACK.to_string(), stack.to_string())]);
     if let Some(service) = service {
         labels.insert(NAME.to_string(), service.to_string());
         labels.insert(SERVICE.to_string(), service.to_string());
@@ -70,9 +65,7 @@ pub fn is_valid_label(key: &str, value: &str) -> bool {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    let prefix_ok = prefix.is_none_or(|p| {
-        !p.is_empty() && p.len() <= 253 && p.split('.').all(|part| is_label_segment(part, false))
-    });
+    let prefix_ok = prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253 && p.split('.').all(|part| is_label_segment(part, false)));
     prefix_ok && !name.is_empty() && is_label_segment(name, true) && (value.is_empty() || is_label_segment(value, true))
 }
 

@@ -15,9 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
-};
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value as Json;
@@ -123,11 +121,17 @@ pub fn layout(file: &ComposeFile, enabled: bool, report: &mut Report) -> Layout 
             String::new()
         } else {
             let (prefix, name) = if external { (EXTERNAL_NETWORK_LABEL_PREFIX, external_name(key, definition)) } else { (NETWORK_LABEL_PREFIX, key) };
-            let Some(mapped) = report.check(&path, names::kubernetes_name(name).map_err(|e| format!("{e}; network names become pod labels for NetworkPolicies"))) else { continue };
+            let Some(mapped) =
+                report.check(&path, names::kubernetes_name(name).map_err(|e| format!("{e}; network names become pod labels for NetworkPolicies")))
+            else {
+                continue;
+            };
             let label = format!("{prefix}{mapped}");
             if let Some(other) = label_owner.get(&label).filter(|_| !external) {
-                report.error(Diagnostic::new(path, format!("networks `{other}` and `{key}` both map to the label `{label}`"))
-                    .with_hint("rename one of them; they would be one network on Kubernetes"));
+                report.error(
+                    Diagnostic::new(path, format!("networks `{other}` and `{key}` both map to the label `{label}`"))
+                        .with_hint("rename one of them; they would be one network on Kubernetes"),
+                );
                 continue;
             }
             label_owner.insert(label.clone(), key.to_string());
@@ -136,7 +140,10 @@ pub fn layout(file: &ComposeFile, enabled: bool, report: &mut Report) -> Layout 
         networks.insert(key.to_string(), Network { label, internal, external });
     }
     if !enabled && !file.networks.is_empty() {
-        report.warn(&Path::root().key("networks"), "spec.networkPolicies is false: networks do not isolate, every pod of the namespace can reach every service of the stack");
+        report.warn(
+            &Path::root().key("networks"),
+            "spec.networkPolicies is false: networks do not isolate, every pod of the namespace can reach every service of the stack",
+        );
     }
     Layout { networks }
 }
@@ -146,9 +153,7 @@ impl Layout {
     pub fn membership(&self, service: &Service) -> Membership {
         match service.network_mode.as_deref() {
             Some("host") => Membership::Host,
-            Some("bridge" | "default") => {
-                Membership::Networks(vec![Network { label: BRIDGE_LABEL.to_string(), internal: false, external: false }])
-            }
+            Some("bridge" | "default") => Membership::Networks(vec![Network { label: BRIDGE_LABEL.to_string(), internal: false, external: false }]),
             // `none`, and `service:` / `container:` (refused elsewhere): no network of the stack.
             Some(_) => Membership::Networks(Vec::new()),
             None if service.networks.is_empty() => Membership::Networks(self.networks.get("default").cloned().into_iter().collect()),
@@ -180,7 +185,11 @@ pub fn policy(stack: &str, name: &str, membership: &Membership, ports: &[PortMap
     if !published.is_empty() && membership.published_reachable() {
         let ports = published
             .into_iter()
-            .map(|(port, protocol)| NetworkPolicyPort { port: Some(IntOrString::Int(i32::from(port))), protocol: Some(protocol.as_kubernetes().to_string()), end_port: None })
+            .map(|(port, protocol)| NetworkPolicyPort {
+                port: Some(IntOrString::Int(i32::from(port))),
+                protocol: Some(protocol.as_kubernetes().to_string()),
+                end_port: None,
+            })
             .collect();
         // No `from`: any source, inside or outside the cluster, as a published port is.
         rules.push(NetworkPolicyIngressRule { from: None, ports: Some(ports) });
@@ -219,7 +228,9 @@ mod tests {
 
     #[test]
     fn internal_only_services_publish_nothing() {
-        let file = file("services:\n  a: {image: x, networks: [secret]}\n  b: {image: x, networks: [secret, front]}\nnetworks:\n  secret: {internal: true}\n  front:\n");
+        let file = file(
+            "services:\n  a: {image: x, networks: [secret]}\n  b: {image: x, networks: [secret, front]}\nnetworks:\n  secret: {internal: true}\n  front:\n",
+        );
         let mut report = Report::default();
         let layout = layout(&file, true, &mut report);
         let a = layout.membership(&file.services["a"]);

@@ -1,11 +1,11 @@
 //! The typed Kubernetes objects a translation produces.
 
+use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::Resource;
 use serde::Serialize;
 
 // Every variant is a whole Kubernetes object and a stack has a few dozen at most: boxing
@@ -26,17 +26,7 @@ pub enum Object {
 
 /// Kinds the operator creates, in the order a fresh stack applies them: things pods
 /// mount and find come before the pods.
-pub const KINDS: [&str; 9] = [
-    "ConfigMap",
-    "Secret",
-    "PersistentVolumeClaim",
-    "NetworkPolicy",
-    "Service",
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-];
+pub const KINDS: [&str; 9] = ["ConfigMap", "Secret", "PersistentVolumeClaim", "NetworkPolicy", "Service", "Deployment", "StatefulSet", "DaemonSet", "Job"];
 
 macro_rules! each_object {
     ($object:expr, $inner:ident => $body:expr) => {

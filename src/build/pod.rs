@@ -58,11 +58,7 @@ pub fn template(input: PodInput, report: &mut Report) -> PodTemplateSpec {
     };
     host_namespaces(&mut spec, service, path, policy, report);
     PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(labels),
-            annotations: (!annotations.is_empty()).then_some(annotations),
-            ..Default::default()
-        }),
+        metadata: Some(ObjectMeta { labels: Some(labels), annotations: (!annotations.is_empty()).then_some(annotations), ..Default::default() }),
         spec: Some(spec),
     }
 }

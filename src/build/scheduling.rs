@@ -17,8 +17,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodAffinityTerm, PodAntiAffinity, PodSpec,
-    TopologySpreadConstraint,
+    Affinity, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodAffinityTerm, PodAntiAffinity, PodSpec, TopologySpreadConstraint,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -193,15 +192,19 @@ fn constraint_requirement(constraint: &str, path: &Path, report: &mut Report) ->
         (Some((a, v)), _) => (a.trim(), true, v.trim()),
         (None, Some((a, v))) => (a.trim(), false, v.trim()),
         (None, None) => {
-            report.error(Diagnostic::new(path.clone(), format!("`{constraint}` is not `attribute == value` or `attribute != value`")).with_hint("for example node.labels.zone == east"));
+            report.error(
+                Diagnostic::new(path.clone(), format!("`{constraint}` is not `attribute == value` or `attribute != value`"))
+                    .with_hint("for example node.labels.zone == east"),
+            );
             return None;
         }
     };
     let operator = if equal { "In" } else { "NotIn" };
     let label = |key: &str, value: &str, report: &mut Report| -> Option<NodeSelectorRequirement> {
         if !names::is_valid_label(key, value) || value.is_empty() {
-            report.error(Diagnostic::new(path.clone(), format!("`{key}={value}` cannot be a Kubernetes node label, so no node could match"))
-                .with_hint("label keys are [prefix/]name and values at most 63 letters, digits, `-`, `_` and `.`; label the nodes with a valid value and use it here"));
+            report.error(Diagnostic::new(path.clone(), format!("`{key}={value}` cannot be a Kubernetes node label, so no node could match")).with_hint(
+                "label keys are [prefix/]name and values at most 63 letters, digits, `-`, `_` and `.`; label the nodes with a valid value and use it here",
+            ));
             return None;
         }
         Some(requirement(key, operator, Some(vec![value.to_string()])))
@@ -210,7 +213,10 @@ fn constraint_requirement(constraint: &str, path: &Path, report: &mut Report) ->
         return label(key, value, report);
     }
     if let Some(key) = attribute.strip_prefix("engine.labels.") {
-        report.warn(path, format!("Docker engine labels do not exist on Kubernetes: the constraint applies to the node label `{key}`; label the nodes accordingly"));
+        report.warn(
+            path,
+            format!("Docker engine labels do not exist on Kubernetes: the constraint applies to the node label `{key}`; label the nodes accordingly"),
+        );
         return label(key, value, report);
     }
     match attribute {
@@ -239,8 +245,10 @@ fn constraint_requirement(constraint: &str, path: &Path, report: &mut Report) ->
             None
         }
         other => {
-            report.error(Diagnostic::new(path.clone(), format!("unknown constraint attribute `{other}`"))
-                .with_hint("use node.labels.<label>, node.hostname, node.role, node.platform.os, node.platform.arch or engine.labels.<label>"));
+            report.error(
+                Diagnostic::new(path.clone(), format!("unknown constraint attribute `{other}`"))
+                    .with_hint("use node.labels.<label>, node.hostname, node.role, node.platform.os, node.platform.arch or engine.labels.<label>"),
+            );
             None
         }
     }
@@ -270,7 +278,10 @@ pub fn device_limits(devices: &[DeviceRequest], path: &Path, report: &mut Report
     for (index, device) in devices.iter().enumerate() {
         let path = path.key(index);
         if !device.capabilities.iter().any(|c| c == "gpu") {
-            report.warn(&path.key("capabilities"), "only GPUs (capabilities: [gpu]) map to a Kubernetes extended resource; other devices need their device plugin's resource name; ignored");
+            report.warn(
+                &path.key("capabilities"),
+                "only GPUs (capabilities: [gpu]) map to a Kubernetes extended resource; other devices need their device plugin's resource name; ignored",
+            );
             continue;
         }
         if let Some(driver) = device.driver.as_deref().filter(|d| *d != "nvidia") {
@@ -279,7 +290,13 @@ pub fn device_limits(devices: &[DeviceRequest], path: &Path, report: &mut Report
         }
         let others: Vec<&str> = device.capabilities.iter().map(String::as_str).filter(|c| *c != "gpu").collect();
         if !others.is_empty() {
-            report.warn(&path.key("capabilities"), format!("the NVIDIA device plugin decides the driver capabilities (set NVIDIA_DRIVER_CAPABILITIES in environment: to choose); {} ignored", others.join(", ")));
+            report.warn(
+                &path.key("capabilities"),
+                format!(
+                    "the NVIDIA device plugin decides the driver capabilities (set NVIDIA_DRIVER_CAPABILITIES in environment: to choose); {} ignored",
+                    others.join(", ")
+                ),
+            );
         }
         if device.options.is_some() {
             report.warn(&path.key("options"), "driver options have no Kubernetes field; ignored");
@@ -290,7 +307,10 @@ pub fn device_limits(devices: &[DeviceRequest], path: &Path, report: &mut Report
                 None => continue,
             },
             (None, ids) if ids > 0 => {
-                report.warn(&path.key("device_ids"), format!("Kubernetes cannot pick devices by ID: {ids} GPU(s) are requested, whichever the device plugin assigns"));
+                report.warn(
+                    &path.key("device_ids"),
+                    format!("Kubernetes cannot pick devices by ID: {ids} GPU(s) are requested, whichever the device plugin assigns"),
+                );
                 ids as u64
             }
             _ => {

@@ -41,14 +41,21 @@ pub fn pod_security(spec: &mut PodSpec, service: &Service, path: &Path, policy: 
             continue;
         };
         if spec.host_network == Some(true) && name.starts_with("net.") {
-            report.error(Diagnostic::new(sysctl_path, "a pod on the node's network cannot set network sysctls (they would change the node)")
-                .with_hint("remove it, or leave the node's network"));
+            report.error(
+                Diagnostic::new(sysctl_path, "a pod on the node's network cannot set network sysctls (they would change the node)")
+                    .with_hint("remove it, or leave the node's network"),
+            );
             continue;
         }
         if !is_safe_sysctl(name) {
             if !policy.allow_unsafe_sysctls {
-                report.error(Diagnostic::new(sysctl_path, format!("`{name}` is not one of Kubernetes' safe sysctls; unsafe sysctls are {}", policy.refusal("allow-unsafe-sysctls")))
-                    .with_hint(format!("the safe ones are {}; an unsafe one also needs the kubelet's --allowed-unsafe-sysctls", SAFE_SYSCTLS.join(", "))));
+                report.error(
+                    Diagnostic::new(
+                        sysctl_path,
+                        format!("`{name}` is not one of Kubernetes' safe sysctls; unsafe sysctls are {}", policy.refusal("allow-unsafe-sysctls")),
+                    )
+                    .with_hint(format!("the safe ones are {}; an unsafe one also needs the kubelet's --allowed-unsafe-sysctls", SAFE_SYSCTLS.join(", "))),
+                );
                 continue;
             }
             report.warn(&sysctl_path, "not a safe sysctl: the pod starts only on nodes whose kubelet allows it (--allowed-unsafe-sysctls)");
@@ -81,8 +88,10 @@ pub fn security_options(context: &mut SecurityContext, service: &Service, path: 
             if policy.allow_privileged {
                 return true;
             }
-            report.error(Diagnostic::new(option_path.clone(), format!("running without {what} confinement is {}", policy.refusal("allow-privileged")))
-                .with_hint("remove it: most images run under the container runtime's default profile"));
+            report.error(
+                Diagnostic::new(option_path.clone(), format!("running without {what} confinement is {}", policy.refusal("allow-privileged")))
+                    .with_hint("remove it: most images run under the container runtime's default profile"),
+            );
             false
         };
         match (key, value) {

@@ -29,11 +29,7 @@ fn port_name(port: u16, protocol: Protocol) -> String {
 
 fn service(input: &ServiceInput, name: &str, spec: ServiceSpec) -> Service {
     Service {
-        metadata: ObjectMeta {
-            name: Some(name.to_string()),
-            labels: Some(names::object_labels(input.stack, Some(input.name))),
-            ..Default::default()
-        },
+        metadata: ObjectMeta { name: Some(name.to_string()), labels: Some(names::object_labels(input.stack, Some(input.name))), ..Default::default() },
         spec: Some(ServiceSpec { selector: Some(names::selector_labels(input.stack, input.name)), ..spec }),
         ..Default::default()
     }
@@ -87,11 +83,7 @@ pub fn services(input: &ServiceInput) -> Vec<Service> {
         }
     }
     if !published.is_empty() {
-        let spec = ServiceSpec {
-            type_: Some(input.published_type.as_str().to_string()),
-            ports: Some(published.into_values().collect()),
-            ..Default::default()
-        };
+        let spec = ServiceSpec { type_: Some(input.published_type.as_str().to_string()), ports: Some(published.into_values().collect()), ..Default::default() };
         result.push(service(input, &names::published_service_name(input.name), spec));
     }
     for alias in input.aliases {

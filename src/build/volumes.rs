@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, HostPathVolumeSource, KeyToPath, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Volume, VolumeMount, VolumeResourceRequirements,
+    ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, HostPathVolumeSource, KeyToPath, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -64,10 +64,10 @@ pub fn plan_named_volumes(stack: &str, file: &ComposeFile, report: &mut Report) 
         let named = if external {
             NamedVolume::External { claim_name: definition.name.clone().unwrap_or(k8s_name) }
         } else if services.len() > 1 {
-            report.warn(&path, format!(
-                "shared by {}: one ReadWriteMany claim `{stack}-{k8s_name}`; the cluster's storage must support ReadWriteMany",
-                services.join(", ")
-            ));
+            report.warn(
+                &path,
+                format!("shared by {}: one ReadWriteMany claim `{stack}-{k8s_name}`; the cluster's storage must support ReadWriteMany", services.join(", ")),
+            );
             NamedVolume::Shared { claim_name: format!("{stack}-{k8s_name}") }
         } else {
             NamedVolume::PerReplica { claim_name: k8s_name }
@@ -219,8 +219,10 @@ fn add_mount(result: &mut ServiceVolumes, mount: &Mount, path: &Path, named: &BT
     let (volume_name, source) = match (mount.kind, mount.source) {
         ("volume", Some(source)) if !source.is_empty() => {
             let Some(plan) = named.get(source) else {
-                report.error(Diagnostic::new(path.clone(), format!("volume `{source}` is not declared under the top-level `volumes:`"))
-                    .with_hint(format!("add `volumes: {{{source}: {{}}}}` at the top level")));
+                report.error(
+                    Diagnostic::new(path.clone(), format!("volume `{source}` is not declared under the top-level `volumes:`"))
+                        .with_hint(format!("add `volumes: {{{source}: {{}}}}` at the top level")),
+                );
                 return;
             };
             if let NamedVolume::PerReplica { claim_name } = plan {
@@ -232,10 +234,10 @@ fn add_mount(result: &mut ServiceVolumes, mount: &Mount, path: &Path, named: &BT
                 return;
             }
             let claim = plan.claim_name().to_string();
-            (names::kubernetes_name(source).unwrap_or_else(|_| format!("volume-{index}")), Volume {
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim, read_only: None }),
-                ..Default::default()
-            })
+            (
+                names::kubernetes_name(source).unwrap_or_else(|_| format!("volume-{index}")),
+                Volume { persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim, read_only: None }), ..Default::default() },
+            )
         }
         ("volume", _) => (format!("anonymous-{index}"), Volume { empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() }),
         ("tmpfs", _) => {
@@ -250,8 +252,11 @@ fn add_mount(result: &mut ServiceVolumes, mount: &Mount, path: &Path, named: &BT
         ("bind", Some(source)) => {
             if !policy.allow_host_paths {
                 report.error(
-                    Diagnostic::new(path.clone(), format!("bind mount of host path `{source}` into `{}` is {}", mount.target, policy.refusal("allow-host-paths")))
-                        .with_hint("host paths are not portable across nodes: bake the files into the image, or use a named volume"),
+                    Diagnostic::new(
+                        path.clone(),
+                        format!("bind mount of host path `{source}` into `{}` is {}", mount.target, policy.refusal("allow-host-paths")),
+                    )
+                    .with_hint("host paths are not portable across nodes: bake the files into the image, or use a named volume"),
                 );
                 return;
             }
@@ -278,7 +283,10 @@ fn project_mount(input: &VolumeInput, result: &mut ServiceVolumes, mount: &Mount
         return;
     }
     let Ok(normalized) = project_files::normalize(source) else {
-        report.error(Diagnostic::new(path.clone(), format!("`{source}` points outside the project directory")).with_hint("mount a path inside the project, or use a named volume"));
+        report.error(
+            Diagnostic::new(path.clone(), format!("`{source}` points outside the project directory"))
+                .with_hint("mount a path inside the project, or use a named volume"),
+        );
         return;
     };
     let files = input.spec.project_files();
@@ -288,7 +296,8 @@ fn project_mount(input: &VolumeInput, result: &mut ServiceVolumes, mount: &Mount
     };
     if entries.is_empty() {
         if input.spec.drops_bind_mounts() {
-            report.warn(path, format!("`{source}` is not in spec.files; dropped (spec.bindMounts: Drop), so `{}` holds what the image has there", mount.target));
+            report
+                .warn(path, format!("`{source}` is not in spec.files; dropped (spec.bindMounts: Drop), so `{}` holds what the image has there", mount.target));
         } else {
             report.error(
                 Diagnostic::new(path.clone(), format!("the project path `{source}` (mounted at `{}`) is not in spec.files", mount.target))
@@ -321,8 +330,10 @@ fn project_mount(input: &VolumeInput, result: &mut ServiceVolumes, mount: &Mount
         items.push(KeyToPath { key, path: relative.clone(), ..Default::default() });
     }
     if size > project_files::MAX_OBJECT_BYTES {
-        report.error(Diagnostic::new(path.clone(), format!("`{source}` holds {size} bytes; a ConfigMap takes at most {}", project_files::MAX_OBJECT_BYTES))
-            .with_hint("bake large files into the image, or put them on a named volume"));
+        report.error(
+            Diagnostic::new(path.clone(), format!("`{source}` holds {size} bytes; a ConfigMap takes at most {}", project_files::MAX_OBJECT_BYTES))
+                .with_hint("bake large files into the image, or put them on a named volume"),
+        );
         return;
     }
     if !mount.read_only {

@@ -11,9 +11,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
-    DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec, DeploymentStrategy,
-    RollingUpdateDaemonSet, RollingUpdateDeployment, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
-    StatefulSetSpec,
+    DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDaemonSet, RollingUpdateDeployment,
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PodTemplateSpec};
@@ -66,7 +65,10 @@ pub fn lifecycle(service: &Service, path: &Path, has_per_replica_claims: bool, r
 
     let condition = restart_policy.condition.as_deref();
     if !matches!(condition, None | Some("none" | "on-failure" | "any")) {
-        report.error(Diagnostic::new(policy_path.key("condition"), format!("unknown condition `{}`", condition.unwrap_or_default())).with_hint("use none, on-failure or any"));
+        report.error(
+            Diagnostic::new(policy_path.key("condition"), format!("unknown condition `{}`", condition.unwrap_or_default()))
+                .with_hint("use none, on-failure or any"),
+        );
         return None;
     }
     let restart = service.restart.as_deref();
@@ -75,7 +77,10 @@ pub fn lifecycle(service: &Service, path: &Path, has_per_replica_claims: bool, r
         Some((word @ ("no" | "always" | "unless-stopped"), "")) => (Some(word), ""),
         Some(("on-failure", count)) => (Some("on-failure"), count),
         Some(_) => {
-            report.error(Diagnostic::new(path.key("restart"), format!("unknown restart policy `{}`", restart.unwrap_or_default())).with_hint("use \"no\", always, on-failure[:N] or unless-stopped"));
+            report.error(
+                Diagnostic::new(path.key("restart"), format!("unknown restart policy `{}`", restart.unwrap_or_default()))
+                    .with_hint("use \"no\", always, on-failure[:N] or unless-stopped"),
+            );
             return None;
         }
     };
@@ -104,17 +109,24 @@ pub fn lifecycle(service: &Service, path: &Path, has_per_replica_claims: bool, r
         "replicated" if has_per_replica_claims => WorkloadKind::StatefulSet,
         "replicated" => WorkloadKind::Deployment,
         "global" if has_per_replica_claims => {
-            report.error(Diagnostic::new(deploy_path.key("mode"), "a global service cannot mount a named volume: each node's pod would need its own claim")
-                .with_hint("use a replicated service, or mark the volume `external: true` to share an existing ReadWriteMany claim"));
+            report.error(
+                Diagnostic::new(deploy_path.key("mode"), "a global service cannot mount a named volume: each node's pod would need its own claim")
+                    .with_hint("use a replicated service, or mark the volume `external: true` to share an existing ReadWriteMany claim"),
+            );
             return None;
         }
         "global" if one_shot => {
-            report.error(Diagnostic::new(deploy_path.key("mode"), "a global one-shot service has no Kubernetes equivalent").with_hint("use deploy.mode: replicated-job"));
+            report.error(
+                Diagnostic::new(deploy_path.key("mode"), "a global one-shot service has no Kubernetes equivalent").with_hint("use deploy.mode: replicated-job"),
+            );
             return None;
         }
         "global" => WorkloadKind::DaemonSet,
         "global-job" => {
-            report.error(Diagnostic::new(deploy_path.key("mode"), "global-job (one run per node) has no Kubernetes equivalent").with_hint("use replicated-job with a replica count"));
+            report.error(
+                Diagnostic::new(deploy_path.key("mode"), "global-job (one run per node) has no Kubernetes equivalent")
+                    .with_hint("use replicated-job with a replica count"),
+            );
             return None;
         }
         other => {
@@ -123,8 +135,10 @@ pub fn lifecycle(service: &Service, path: &Path, has_per_replica_claims: bool, r
         }
     };
     if kind == WorkloadKind::Job && has_per_replica_claims {
-        report.error(Diagnostic::new(path.key("volumes"), "a one-shot service cannot own a named volume's claim")
-            .with_hint("share the volume with a long-running service, or mark it external"));
+        report.error(
+            Diagnostic::new(path.key("volumes"), "a one-shot service cannot own a named volume's claim")
+                .with_hint("share the volume with a long-running service, or mark it external"),
+        );
         return None;
     }
     if kind.long_running() {
@@ -197,10 +211,7 @@ fn rollout(deploy: Option<&Deploy>, path: &Path, report: &mut Report) -> Rollout
         }
     };
     let seconds = |value: &Option<String>, key: &str, report: &mut Report| {
-        value
-            .as_ref()
-            .and_then(|v| report.check(&path.key(key), units::parse_duration(v)))
-            .map(|d| units::ceil_seconds(d).min(i64::from(i32::MAX)) as i32)
+        value.as_ref().and_then(|v| report.check(&path.key(key), units::parse_duration(v))).map(|d| units::ceil_seconds(d).min(i64::from(i32::MAX)) as i32)
     };
     let min_ready_seconds = seconds(&update.delay, "delay", report).filter(|s| *s > 0);
     let monitor = seconds(&update.monitor, "monitor", report).filter(|s| *s > 0);
@@ -259,7 +270,10 @@ pub fn workload(input: WorkloadInput, report: &mut Report) -> Object {
         }),
         WorkloadKind::StatefulSet => {
             if rollout.max_surge.as_ref().is_some_and(|s| *s != IntOrString::Int(0)) {
-                report.warn(&path.key("deploy").key("update_config").key("order"), "StatefulSet pods keep their identity and storage, so they are replaced one at a time, stop-first");
+                report.warn(
+                    &path.key("deploy").key("update_config").key("order"),
+                    "StatefulSet pods keep their identity and storage, so they are replaced one at a time, stop-first",
+                );
             }
             Object::StatefulSet(StatefulSet {
                 metadata,

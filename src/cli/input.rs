@@ -126,9 +126,7 @@ impl ComposeInput {
         } else {
             std::fs::canonicalize(&self.file).ok().and_then(|p| p.parent().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()))
         };
-        directory
-            .and_then(|d| crate::build::names::kubernetes_name(&d).ok())
-            .unwrap_or_else(|| "stack".to_string())
+        directory.and_then(|d| crate::build::names::kubernetes_name(&d).ok()).unwrap_or_else(|| "stack".to_string())
     }
 }
 

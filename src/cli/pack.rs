@@ -194,10 +194,7 @@ mod tests {
     #[test]
     fn packs_files_directories_and_secrets_and_says_what_it_skipped() {
         let dir = project();
-        let references = References {
-            files_or_directories: vec!["conf".into(), "src".into(), "missing.env".into()],
-            secrets: vec!["password.txt".into()],
-        };
+        let references = References { files_or_directories: vec!["conf".into(), "src".into(), "missing.env".into()], secrets: vec!["password.txt".into()] };
         let packed = pack(&dir, &references);
         assert_eq!(packed.files, BTreeMap::from([("conf/a.conf".to_string(), "a".to_string())]));
         assert_eq!(packed.binary_files, BTreeMap::from([("conf/sub/logo.bin".to_string(), "//4A".to_string())]));

@@ -25,18 +25,16 @@ pub fn run(args: &StackArgs) -> Result<String, String> {
     for reason in &skipped {
         eprintln!("not packed: {reason}");
     }
-    let secret = spec.secret_files.clone().map(|secret_name| {
-        Secret {
-            metadata: ObjectMeta {
-                name: Some(secret_name),
-                namespace: args.namespace.clone(),
-                labels: Some(names::object_labels(&name, None)),
-                ..Default::default()
-            },
-            type_: Some("Opaque".into()),
-            data: Some(secret_files.into_iter().map(|(key, bytes)| (key, ByteString(bytes))).collect()),
+    let secret = spec.secret_files.clone().map(|secret_name| Secret {
+        metadata: ObjectMeta {
+            name: Some(secret_name),
+            namespace: args.namespace.clone(),
+            labels: Some(names::object_labels(&name, None)),
             ..Default::default()
-        }
+        },
+        type_: Some("Opaque".into()),
+        data: Some(secret_files.into_iter().map(|(key, bytes)| (key, ByteString(bytes))).collect()),
+        ..Default::default()
     });
     let translation = build::translate(&name, args.namespace.as_deref().unwrap_or("default"), &spec, &Policy::default()).map_err(|e| e.to_string())?;
     for warning in &translation.warnings {
@@ -45,11 +43,7 @@ pub fn run(args: &StackArgs) -> Result<String, String> {
     if !spec.files.is_empty() || !spec.binary_files.is_empty() {
         eprintln!("packed {} project files into spec.files", spec.files.len() + spec.binary_files.len());
     }
-    let stack = ComposeStack {
-        metadata: ObjectMeta { name: Some(name), namespace: args.namespace.clone(), ..Default::default() },
-        spec,
-        status: None,
-    };
+    let stack = ComposeStack { metadata: ObjectMeta { name: Some(name), namespace: args.namespace.clone(), ..Default::default() }, spec, status: None };
     let mut output = String::new();
     if let Some(secret) = secret {
         // The Secret first: the stack refers to it, and `kubectl apply -f -` applies in order.

@@ -59,7 +59,14 @@ mod tests {
         let expect = |k: &str, v: Option<&str>| (k.to_string(), v.map(str::to_string));
         assert_eq!(
             parsed,
-            [expect("A", Some("1")), expect("B", Some("two words")), expect("C", Some("lit $X # kept")), expect("D", Some("line\nnext \"q\"")), expect("E", None), expect("F", Some(""))]
+            [
+                expect("A", Some("1")),
+                expect("B", Some("two words")),
+                expect("C", Some("lit $X # kept")),
+                expect("D", Some("line\nnext \"q\"")),
+                expect("E", None),
+                expect("F", Some(""))
+            ]
         );
     }
 

@@ -36,8 +36,10 @@ fn resolve_one(services: &[(String, Node)], name: &str, chain: &mut Vec<String>,
         Value::String(base) => base.clone(),
         Value::Map(_) => {
             if let Some(file) = extends.get("file").and_then(Node::scalar_text) {
-                report.error(Diagnostic::new(path.key("file"), format!("extends reads `{file}`, another file, which a cluster cannot do"))
-                    .with_hint("copy the base service into this document (or into spec.overrides) and extend it by name"));
+                report.error(
+                    Diagnostic::new(path.key("file"), format!("extends reads `{file}`, another file, which a cluster cannot do"))
+                        .with_hint("copy the base service into this document (or into spec.overrides) and extend it by name"),
+                );
                 return None;
             }
             extends.get("service").and_then(Node::scalar_text).unwrap_or_default()
@@ -58,8 +60,10 @@ fn resolve_one(services: &[(String, Node)], name: &str, chain: &mut Vec<String>,
     };
     for key in NOT_IN_A_BASE {
         if base_definition.get(key).is_some() {
-            report.error(Diagnostic::new(path.clone(), format!("`{base_name}` has {key}, so it cannot be extended (compose forbids it)"))
-                .with_hint("move the dependency into the extending service"));
+            report.error(
+                Diagnostic::new(path.clone(), format!("`{base_name}` has {key}, so it cannot be extended (compose forbids it)"))
+                    .with_hint("move the dependency into the extending service"),
+            );
             return None;
         }
     }
@@ -99,7 +103,10 @@ mod tests {
             "services:\n  base: {image: app, environment: [A=1, B=2], ports: ['80:80'], command: [run]}\n  web:\n    extends: base\n    environment: {B: '3'}\n    ports: ['443:443']\n    command: [serve]\n  worker:\n    extends: {service: web}\n    image: app-worker\n",
         )
         .unwrap();
-        assert_eq!(services["web"], serde_json::json!({"image": "app", "environment": {"A": "1", "B": "3"}, "ports": ["80:80", "443:443"], "command": ["serve"]}));
+        assert_eq!(
+            services["web"],
+            serde_json::json!({"image": "app", "environment": {"A": "1", "B": "3"}, "ports": ["80:80", "443:443"], "command": ["serve"]})
+        );
         assert_eq!(services["worker"]["image"], "app-worker");
         assert_eq!(services["worker"]["ports"], serde_json::json!(["80:80", "443:443"]));
     }

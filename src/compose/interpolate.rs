@@ -52,14 +52,7 @@ impl Parser<'_> {
     /// up to the `}` closing it, and returns what follows. With `evaluate` off the text is
     /// only checked: compose leaves an unused default unevaluated (no lookups, no errors
     /// from `?`), but a malformed one is still refused here.
-    fn body<'t>(
-        &mut self,
-        mut rest: &'t str,
-        depth: usize,
-        opener: &str,
-        evaluate: bool,
-        out: &mut String,
-    ) -> Result<&'t str, String> {
+    fn body<'t>(&mut self, mut rest: &'t str, depth: usize, opener: &str, evaluate: bool, out: &mut String) -> Result<&'t str, String> {
         // Braces that balance inside a body are text, as in compose-go: `${A:-{"k":1}}`.
         let mut open_braces: usize = 0;
         loop {
@@ -73,8 +66,7 @@ impl Parser<'_> {
                 Some('$') => rest = self.dollar(tail, chars.as_str(), depth, evaluate, out)?,
                 Some('}') if open_braces == 0 => return Ok(chars.as_str()),
                 Some(brace) => {
-                    open_braces =
-                        if brace == '{' { open_braces.saturating_add(1) } else { open_braces.saturating_sub(1) };
+                    open_braces = if brace == '{' { open_braces.saturating_add(1) } else { open_braces.saturating_sub(1) };
                     emit(out, if brace == '{' { "{" } else { "}" }, evaluate)?;
                     rest = chars.as_str();
                 }
@@ -83,14 +75,7 @@ impl Parser<'_> {
     }
 
     /// Handles what follows a `$`; `at` starts at the `$` itself, for messages.
-    fn dollar<'t>(
-        &mut self,
-        at: &str,
-        after: &'t str,
-        depth: usize,
-        evaluate: bool,
-        out: &mut String,
-    ) -> Result<&'t str, String> {
+    fn dollar<'t>(&mut self, at: &str, after: &'t str, depth: usize, evaluate: bool, out: &mut String) -> Result<&'t str, String> {
         if let Some(rest) = after.strip_prefix('$') {
             emit(out, "$", evaluate)?;
             return Ok(rest);
@@ -108,14 +93,7 @@ impl Parser<'_> {
         Ok(rest)
     }
 
-    fn braced<'t>(
-        &mut self,
-        at: &str,
-        inner: &'t str,
-        depth: usize,
-        evaluate: bool,
-        out: &mut String,
-    ) -> Result<&'t str, String> {
+    fn braced<'t>(&mut self, at: &str, inner: &'t str, depth: usize, evaluate: bool, out: &mut String) -> Result<&'t str, String> {
         let (name, rest) = split_name(inner);
         if name.is_empty() {
             return Err(invalid(at, "a variable name starts with a letter or `_`"));
@@ -215,11 +193,7 @@ fn invalid(at: &str, reason: &str) -> String {
 
 fn required(name: &str, set: bool, reason: &str) -> String {
     let state = if set { "is empty" } else { "is not set" };
-    if reason.is_empty() {
-        format!("required variable {name} {state}")
-    } else {
-        format!("required variable {name} {state}: {reason}")
-    }
+    if reason.is_empty() { format!("required variable {name} {state}") } else { format!("required variable {name} {state}: {reason}") }
 }
 
 /// Interpolates every string value in the tree (never mapping keys), reporting errors at
@@ -386,9 +360,7 @@ mod tests {
 
     #[test]
     fn invalid_formats() {
-        for input in
-            ["${", "${HOST", "${1A}", "${}", "${-x}", "${HOST:x}", "${HOST:}", "${NOPE:-x", "${A:-{x}", "${A:-${B}"]
-        {
+        for input in ["${", "${HOST", "${1A}", "${}", "${-x}", "${HOST:x}", "${HOST:}", "${NOPE:-x", "${A:-{x}", "${A:-${B}"] {
             assert!(error(input).contains("invalid interpolation format"), "{input:?}: {}", error(input));
         }
         assert!(error("${1A}").contains("`${1A}`"));

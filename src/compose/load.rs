@@ -232,8 +232,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Services with `profiles:` run only when one of their profiles is enabled.
 fn apply_profiles(file: &mut ComposeFile, enabled: &[String]) {
-    file.services
-        .retain(|_, service| service.profiles.is_empty() || service.profiles.iter().any(|p| enabled.contains(p)));
+    file.services.retain(|_, service| service.profiles.is_empty() || service.profiles.iter().any(|p| enabled.contains(p)));
 }
 
 #[cfg(test)]

@@ -195,10 +195,8 @@ fn mount_target(item: &Node, kind: MountKind) -> Option<String> {
 fn without_resets(mut node: Node) -> Node {
     match &mut node.value {
         Value::Map(entries) => {
-            let kept = std::mem::take(entries)
-                .into_iter()
-                .filter(|(_, value)| value.tag != Some(MergeTag::Reset))
-                .map(|(key, value)| (key, without_resets(value)));
+            let kept =
+                std::mem::take(entries).into_iter().filter(|(_, value)| value.tag != Some(MergeTag::Reset)).map(|(key, value)| (key, without_resets(value)));
             *entries = kept.collect();
         }
         Value::Seq(items) => {
@@ -280,10 +278,7 @@ mod tests {
             "services: {web: {volumes: ['data:/data', '/cache'], secrets: [token, {source: key, target: /k}]}}",
             "services: {web: {volumes: [{type: volume, source: other, target: /data}, 'logs:/logs:ro'], secrets: [{source: key2, target: /k}]}}",
         ]);
-        assert_eq!(
-            web["volumes"],
-            serde_json::json!([{"type": "volume", "source": "other", "target": "/data"}, "/cache", "logs:/logs:ro"])
-        );
+        assert_eq!(web["volumes"], serde_json::json!([{"type": "volume", "source": "other", "target": "/data"}, "/cache", "logs:/logs:ro"]));
         assert_eq!(web["secrets"], serde_json::json!(["token", {"source": "key2", "target": "/k"}]));
     }
 

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::{self, Deserializer};
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use serde_json::Value as Json;
 
 use super::kubernetes::{ServiceExtension, VolumeExtension};
@@ -286,12 +286,7 @@ impl Service {
             ("use_api_socket", &self.use_api_socket, "there is no Docker engine socket in a cluster; ignored"),
             ("pull_refresh_after", &self.pull_refresh_after, "image refresh is the kubelet's pull policy; ignored"),
         ];
-        candidates
-            .into_iter()
-            .chain(more)
-            .filter(|(_, value, _)| value.is_some())
-            .map(|(key, _, reason)| (key, reason))
-            .collect()
+        candidates.into_iter().chain(more).filter(|(_, value, _)| value.is_some()).map(|(key, _, reason)| (key, reason)).collect()
     }
 }
 
@@ -682,12 +677,7 @@ pub struct FileObjectDefinition {
 
 /// Short syntax is a scalar, long syntax a mapping; deciding on the shape first keeps the
 /// long form's own error ("unknown field `bogus`") instead of an untagged-enum shrug.
-fn short_or_long<'de, D, S, L, T>(
-    deserializer: D,
-    short: impl FnOnce(S) -> T,
-    long: impl FnOnce(L) -> T,
-    expecting: &str,
-) -> Result<T, D::Error>
+fn short_or_long<'de, D, S, L, T>(deserializer: D, short: impl FnOnce(S) -> T, long: impl FnOnce(L) -> T, expecting: &str) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     S: serde::de::DeserializeOwned,
@@ -695,9 +685,7 @@ where
 {
     match Json::deserialize(deserializer)? {
         value @ Json::Object(_) => L::deserialize(value).map(long).map_err(de::Error::custom),
-        value @ (Json::String(_) | Json::Number(_) | Json::Bool(_)) => {
-            S::deserialize(value).map(short).map_err(de::Error::custom)
-        }
+        value @ (Json::String(_) | Json::Number(_) | Json::Bool(_)) => S::deserialize(value).map(short).map_err(de::Error::custom),
         other => Err(de::Error::custom(format!("expected {expecting}, found {}", kind_of(&other)))),
     }
 }
@@ -757,8 +745,8 @@ fn key_values<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<Str
         Json::Array(items) => items
             .into_iter()
             .map(|item| {
-                let text = scalar_text(&item)
-                    .ok_or_else(|| de::Error::custom(format!("list items must be \"KEY=value\" strings, found {}", kind_of(&item))))?;
+                let text =
+                    scalar_text(&item).ok_or_else(|| de::Error::custom(format!("list items must be \"KEY=value\" strings, found {}", kind_of(&item))))?;
                 Ok(match text.split_once('=') {
                     Some((key, value)) => (key.to_string(), Some(value.to_string())),
                     None => (text, None),
@@ -773,10 +761,9 @@ fn key_values<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<Str
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     match Json::deserialize(deserializer)? {
         Json::Null => Ok(Vec::new()),
-        Json::Array(items) => items
-            .iter()
-            .map(|item| scalar_text(item).ok_or_else(|| de::Error::custom(format!("expected strings, found {}", kind_of(item)))))
-            .collect(),
+        Json::Array(items) => {
+            items.iter().map(|item| scalar_text(item).ok_or_else(|| de::Error::custom(format!("expected strings, found {}", kind_of(item))))).collect()
+        }
         other => scalar_text(&other)
             .map(|text| vec![text])
             .ok_or_else(|| de::Error::custom(format!("expected a string or a list of strings, found {}", kind_of(&other)))),
@@ -841,10 +828,9 @@ fn extra_hosts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String
         .into_iter()
         .map(|(key, value)| match value {
             Some(ip) => Ok((key, ip)),
-            None => key
-                .split_once(':')
-                .map(|(host, ip)| (host.to_string(), ip.to_string()))
-                .ok_or_else(|| de::Error::custom(format!("`{key}` is not \"host:ip\""))),
+            None => {
+                key.split_once(':').map(|(host, ip)| (host.to_string(), ip.to_string())).ok_or_else(|| de::Error::custom(format!("`{key}` is not \"host:ip\"")))
+            }
         })
         .collect()
 }

@@ -150,11 +150,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let (unit, after) = after.split_at(after.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(after.len()));
         if unit.is_empty() {
             // Compose-go refuses `stop_grace_period: 30`; say how to fix it.
-            return Err(if after.is_empty() {
-                format!("`{text}` has no unit; add one, e.g. {text}s")
-            } else {
-                invalid()
-            });
+            return Err(if after.is_empty() { format!("`{text}` has no unit; add one, e.g. {text}s") } else { invalid() });
         }
         let unit_nanos = match unit {
             "ns" => 1,
@@ -307,8 +303,7 @@ fn parse_port_parts(text: &str) -> Result<Vec<PortMapping>, String> {
     let host_ip = parse_host_ip(host_ip)?;
     let targets = parse_port_range(target)?;
     check_range_len(targets, target)?;
-    let mapping =
-        |target: u16, published: Option<u16>| PortMapping { target, published, host_ip: host_ip.clone(), protocol };
+    let mapping = |target: u16, published: Option<u16>| PortMapping { target, published, host_ip: host_ip.clone(), protocol };
     if published.is_empty() {
         return Ok((targets.0..=targets.1).map(|target| mapping(target, None)).collect());
     }
@@ -318,16 +313,9 @@ fn parse_port_parts(text: &str) -> Result<Vec<PortMapping>, String> {
         return Ok(vec![mapping(targets.0, Some(publishes.0))]);
     }
     if range_len(publishes) != range_len(targets) {
-        return Err(format!(
-            "{} container ports need a host range of the same length, not {}",
-            range_len(targets),
-            range_len(publishes)
-        ));
+        return Err(format!("{} container ports need a host range of the same length, not {}", range_len(targets), range_len(publishes)));
     }
-    Ok((targets.0..=targets.1)
-        .zip(publishes.0..=publishes.1)
-        .map(|(target, published)| mapping(target, Some(published)))
-        .collect())
+    Ok((targets.0..=targets.1).zip(publishes.0..=publishes.1).map(|(target, published)| mapping(target, Some(published))).collect())
 }
 
 /// Parses an `expose` entry: a port or range with an optional protocol.
@@ -503,23 +491,14 @@ mod tests {
         assert_eq!(parse_port_short("9090-9091:8080-8081"), Ok(vec![tcp(8080, Some(9090)), tcp(8081, Some(9091))]));
         assert_eq!(parse_port_short("49100:22"), Ok(vec![tcp(22, Some(49100))]));
         assert_eq!(parse_port_short("8000-8010:80"), Ok(vec![tcp(80, Some(8000))]));
-        assert_eq!(
-            parse_port_short("127.0.0.1:8001:8001"),
-            Ok(vec![mapping(8001, Some(8001), Some("127.0.0.1"), Protocol::Tcp)])
-        );
+        assert_eq!(parse_port_short("127.0.0.1:8001:8001"), Ok(vec![mapping(8001, Some(8001), Some("127.0.0.1"), Protocol::Tcp)]));
         assert_eq!(
             parse_port_short("127.0.0.1:5000-5010:5000-5010"),
             Ok((5000..=5010).map(|p| mapping(p, Some(p), Some("127.0.0.1"), Protocol::Tcp)).collect())
         );
-        assert_eq!(
-            parse_port_short("127.0.0.1::5000"),
-            Ok(vec![mapping(5000, None, Some("127.0.0.1"), Protocol::Tcp)])
-        );
+        assert_eq!(parse_port_short("127.0.0.1::5000"), Ok(vec![mapping(5000, None, Some("127.0.0.1"), Protocol::Tcp)]));
         assert_eq!(parse_port_short("6060:6060/udp"), Ok(vec![mapping(6060, Some(6060), None, Protocol::Udp)]));
-        assert_eq!(
-            parse_port_short("[::1]:6001:6001"),
-            Ok(vec![mapping(6001, Some(6001), Some("::1"), Protocol::Tcp)])
-        );
+        assert_eq!(parse_port_short("[::1]:6001:6001"), Ok(vec![mapping(6001, Some(6001), Some("::1"), Protocol::Tcp)]));
         assert_eq!(parse_port_short("80/"), Ok(vec![tcp(80, None)]));
         assert_eq!(parse_port_short(":80"), Ok(vec![tcp(80, None)]));
         assert_eq!(parse_port_short("5000-5099"), Ok((5000..=5099).map(|p| tcp(p, None)).collect()));

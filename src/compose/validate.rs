@@ -9,8 +9,10 @@ use super::model::ComposeFile;
 
 pub fn validate(file: &ComposeFile, report: &mut Report) {
     if file.include.is_some() {
-        report.error(Diagnostic::new(Path::root().key("include"), "include reads other files, which a cluster cannot do")
-            .with_hint("inline the included services, or list the documents in spec.overrides"));
+        report.error(
+            Diagnostic::new(Path::root().key("include"), "include reads other files, which a cluster cannot do")
+                .with_hint("inline the included services, or list the documents in spec.overrides"),
+        );
     }
     if file.services.is_empty() {
         report.error(Diagnostic::new(Path::root().key("services"), "the stack has no services").with_hint("add at least one service under services:"));
@@ -21,20 +23,26 @@ pub fn validate(file: &ComposeFile, report: &mut Report) {
             (Some(image), _) if image.trim().is_empty() => report.error(Diagnostic::new(path.key("image"), "the image is empty")),
             (Some(_), Some(_)) => report.warn(&path.key("build"), "the cluster pulls `image`; build is ignored"),
             (Some(_), None) => {}
-            (None, Some(_)) => report.error(Diagnostic::new(path.key("build"), "build is not supported in a cluster")
-                .with_hint("push an image and set image:")),
+            (None, Some(_)) => {
+                report.error(Diagnostic::new(path.key("build"), "build is not supported in a cluster").with_hint("push an image and set image:"))
+            }
             (None, None) => report.error(Diagnostic::new(path.key("image"), "the service has no image").with_hint("set image: to a pullable image reference")),
         }
         if service.volumes_from.is_some() {
-            report.error(Diagnostic::new(path.key("volumes_from"), "containers in different pods cannot share volumes this way")
-                .with_hint("mount the same named volume in both services"));
+            report.error(
+                Diagnostic::new(path.key("volumes_from"), "containers in different pods cannot share volumes this way")
+                    .with_hint("mount the same named volume in both services"),
+            );
         }
         if service.external_links.is_some() {
             report.warn(&path.key("external_links"), "containers outside the stack are not reachable by name; ignored");
         }
         for dependency in service.depends_on.keys() {
             if !file.services.contains_key(dependency) {
-                report.error(Diagnostic::new(path.key("depends_on").key(dependency), format!("depends on `{dependency}`, which is not a service of this stack (or its profile is not enabled)")));
+                report.error(Diagnostic::new(
+                    path.key("depends_on").key(dependency),
+                    format!("depends on `{dependency}`, which is not a service of this stack (or its profile is not enabled)"),
+                ));
             }
         }
         for (index, link) in service.links.iter().enumerate() {
@@ -45,7 +53,8 @@ pub fn validate(file: &ComposeFile, report: &mut Report) {
         }
         for network in service.networks.keys() {
             if !file.networks.contains_key(network) && network != "default" {
-                report.error(Diagnostic::new(path.key("networks").key(network), format!("network `{network}` is not declared under the top-level `networks:`")));
+                report
+                    .error(Diagnostic::new(path.key("networks").key(network), format!("network `{network}` is not declared under the top-level `networks:`")));
             }
         }
     }

@@ -76,9 +76,7 @@ impl Node {
     /// The nearest known location at or above `path`.
     pub fn locate(&self, path: &Path) -> Option<Location> {
         let segments = path.segments();
-        (0..=segments.len())
-            .rev()
-            .find_map(|len| self.find(&segments[..len]).and_then(|node| node.location))
+        (0..=segments.len()).rev().find_map(|len| self.find(&segments[..len]).and_then(|node| node.location))
     }
 
     /// A scalar's text as compose reads it when a string is expected (`FOO: 1` is "1").
@@ -103,9 +101,7 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
             Value::String(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => {
-                J::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Value::Map(entries) => J::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
         }
     }
 
@@ -134,21 +130,16 @@ impl Node {
 pub fn parse(input: &str, document: usize) -> Result<Node, Diagnostic> {
     let root = Path::root();
     if input.len() > MAX_INPUT_BYTES {
-        return Err(Diagnostic::new(
-            root,
-            format!("the compose document is {} bytes; the limit is {MAX_INPUT_BYTES}", input.len()),
-        )
-        .with_hint("split the stack into several ComposeStacks"));
+        return Err(Diagnostic::new(root, format!("the compose document is {} bytes; the limit is {MAX_INPUT_BYTES}", input.len()))
+            .with_hint("split the stack into several ComposeStacks"));
     }
-    let node: Node = serde_saphyr::from_str_with_options(input, options()).map_err(|error| {
-        Diagnostic::new(root.clone(), format!("not valid YAML: {}", first_line(&error.to_string())))
-    })?;
+    let node: Node = serde_saphyr::from_str_with_options(input, options())
+        .map_err(|error| Diagnostic::new(root.clone(), format!("not valid YAML: {}", first_line(&error.to_string()))))?;
     let node = node.with_document(document);
     match node.value {
         Value::Map(_) => Ok(node),
         Value::Null => Err(Diagnostic::new(root, "the compose document is empty")),
-        _ => Err(Diagnostic::new(root, "the compose document must be a mapping (services:, volumes:, ...)")
-            .at(node.location)),
+        _ => Err(Diagnostic::new(root, "the compose document must be a mapping (services:, volumes:, ...)").at(node.location)),
     }
 }
 
@@ -192,11 +183,7 @@ impl<'de> Deserialize<'de> for Node {
             Some("!override") => Some(MergeTag::Override),
             _ => None,
         };
-        let location = Some(Location {
-            document: 0,
-            line: spanned.referenced.line(),
-            column: spanned.referenced.column(),
-        });
+        let location = Some(Location { document: 0, line: spanned.referenced.line(), column: spanned.referenced.column() });
         Ok(Node { value, tag, location })
     }
 }
@@ -302,8 +289,7 @@ mod tests {
 
     #[test]
     fn anchors_and_merge_keys_expand() {
-        let node = parse("x-base: &base\n  image: a\nservices:\n  web:\n    <<: *base\n    ports: []\n", 0)
-            .unwrap();
+        let node = parse("x-base: &base\n  image: a\nservices:\n  web:\n    <<: *base\n    ports: []\n", 0).unwrap();
         let web = node.find(&["services".into(), "web".into()]).unwrap();
         assert_eq!(web.get("image").unwrap().value, Value::String("a".into()));
     }

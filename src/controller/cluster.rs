@@ -1,9 +1,9 @@
 //! The API calls one reconcile makes, all in the stack's own namespace.
 
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
 
 use super::live::Live;
 use crate::api::FIELD_MANAGER;

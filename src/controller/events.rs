@@ -1,8 +1,8 @@
 //! Events on the ComposeStack, published when something happened, not on every resync:
 //! writes that changed objects, and transitions into a problem or a wait.
 
-use kube::runtime::events::{Event, EventType, Recorder};
 use kube::Resource;
+use kube::runtime::events::{Event, EventType, Recorder};
 use tracing::warn;
 
 use super::reconcile::Changes;

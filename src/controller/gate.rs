@@ -90,8 +90,12 @@ mod tests {
 
     #[test]
     fn completed_successfully_needs_a_finished_job() {
-        let plans = plans("services:\n  migrate: {image: m, restart: 'no'}\n  app:\n    image: a\n    depends_on: {migrate: {condition: service_completed_successfully}}\n");
-        let job = |conditions: serde_json::Value| Object::from_json("Job", json!({"metadata": {"name": "migrate"}, "spec": {"template": {}}, "status": {"conditions": conditions}})).unwrap();
+        let plans = plans(
+            "services:\n  migrate: {image: m, restart: 'no'}\n  app:\n    image: a\n    depends_on: {migrate: {condition: service_completed_successfully}}\n",
+        );
+        let job = |conditions: serde_json::Value| {
+            Object::from_json("Job", json!({"metadata": {"name": "migrate"}, "spec": {"template": {}}, "status": {"conditions": conditions}})).unwrap()
+        };
         assert_eq!(waiting(&plans, &owned(vec![job(json!([]))]))["app"], "waiting for migrate: service_completed_successfully");
         assert!(waiting(&plans, &owned(vec![job(json!([{"type": "Complete", "status": "True"}]))])).is_empty());
     }

@@ -2,8 +2,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-use crate::build::names;
 use crate::build::Object;
+use crate::build::names;
 
 /// Objects carrying the stack's label, split by whether the stack owns them.
 #[derive(Clone, Debug, Default)]
@@ -49,8 +49,7 @@ pub fn is_owned(uid: &str, object: &Object) -> bool {
         Some(owner) => owner.uid == uid,
         None => {
             let labels = object.metadata().labels.as_ref();
-            matches!(object, Object::PersistentVolumeClaim(_))
-                && labels.and_then(|l| l.get(names::MANAGED_BY)).map(String::as_str) == Some(names::OPERATOR)
+            matches!(object, Object::PersistentVolumeClaim(_)) && labels.and_then(|l| l.get(names::MANAGED_BY)).map(String::as_str) == Some(names::OPERATOR)
         }
     }
 }

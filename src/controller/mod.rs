@@ -114,7 +114,15 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
 
 /// Stands by until this replica holds the Lease, reconciles while it does, and stops at
 /// once if it loses it (another replica may already be writing).
-async fn lead(args: &RunArgs, client: Client, namespace: &str, identity: &str, context: Arc<Context>, health: &Health, shutdown: watch::Receiver<bool>) -> Result<(), String> {
+async fn lead(
+    args: &RunArgs,
+    client: Client,
+    namespace: &str,
+    identity: &str,
+    context: Arc<Context>,
+    health: &Health,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), String> {
     let manager = LeaseManagerBuilder::new(client, &args.lease_name)
         .with_namespace(namespace)
         .with_identity(identity)

@@ -59,7 +59,8 @@ impl Progress {
 }
 
 /// Container states that will not go away by themselves, worth a person's attention.
-const STUCK_REASONS: [&str; 7] = ["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"];
+const STUCK_REASONS: [&str; 7] =
+    ["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"];
 
 /// Why the first troubled pod among a service's pods is not running: unschedulable (with
 /// the scheduler's words), or a container stuck pulling, crashing or misconfigured.
@@ -67,7 +68,8 @@ pub fn pod_problem(pods: &[&Pod]) -> Option<String> {
     pods.iter().find_map(|pod| {
         let name = pod.metadata.name.as_deref().unwrap_or_default();
         let status = pod.status.as_ref()?;
-        let unschedulable = status.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
+        let unschedulable =
+            status.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
         if let Some(condition) = unschedulable {
             return Some(format!("pod {name} cannot be scheduled: {}", condition.message.as_deref().unwrap_or("no node fits")));
         }
@@ -137,7 +139,11 @@ fn deployment_progress(deployment: &Deployment) -> Progress {
             available: status.available_replicas.unwrap_or(0),
         },
     );
-    let stuck = status.conditions.unwrap_or_default().into_iter().find(|c| c.type_.as_deref() == Some("Progressing") && c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
+    let stuck = status
+        .conditions
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_.as_deref() == Some("Progressing") && c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
     if let (false, Some(stuck)) = (progress.ready, stuck) {
         progress.message = Some(format!("rollout stuck: {}", stuck.message.unwrap_or_else(|| "progress deadline exceeded".into())));
     }
@@ -249,7 +255,8 @@ mod tests {
     #[test]
     fn jobs_complete_or_fail() {
         let job = |conditions: serde_json::Value, succeeded: i32| {
-            Object::from_json("Job", json!({"metadata": {"name": "m"}, "spec": {"template": {}}, "status": {"succeeded": succeeded, "conditions": conditions}})).unwrap()
+            Object::from_json("Job", json!({"metadata": {"name": "m"}, "spec": {"template": {}}, "status": {"succeeded": succeeded, "conditions": conditions}}))
+                .unwrap()
         };
         assert!(Progress::of(&job(json!([{"type": "Complete", "status": "True"}]), 1)).ready);
         let failed = Progress::of(&job(json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]), 0));
@@ -261,7 +268,9 @@ mod tests {
     #[test]
     fn pod_problems_name_the_pod_and_the_reason() {
         let pod = |status: serde_json::Value| -> Pod { serde_json::from_value(json!({"metadata": {"name": "web-1"}, "status": status})).unwrap() };
-        let pending = pod(json!({"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "persistentvolumeclaim \"data\" not found"}]}));
+        let pending = pod(
+            json!({"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "persistentvolumeclaim \"data\" not found"}]}),
+        );
         let pulling = pod(json!({"containerStatuses": [{"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
                                   "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"x\""}}}]}));
         let starting = pod(json!({"containerStatuses": [{"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 0,

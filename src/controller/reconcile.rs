@@ -92,7 +92,11 @@ async fn converge(stack: &ComposeStack, cluster: &Cluster, context: &Context) ->
 
     if stack.spec.suspended() {
         suspend(cluster, &live, &mut changes).await?;
-        let services = translation.services.iter().map(|plan| ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), ..Default::default() }).collect();
+        let services = translation
+            .services
+            .iter()
+            .map(|plan| ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), ..Default::default() })
+            .collect();
         return Ok((Assessment { services: Some(services), warnings: Some(warnings), suspended: true, problem: None }, changes));
     }
 
@@ -137,16 +141,25 @@ async fn converge(stack: &ComposeStack, cluster: &Cluster, context: &Context) ->
         .services
         .iter()
         .map(|plan| match (waiting.get(&plan.name), live.get(plan.kind.as_str(), &plan.name)) {
-            (Some(reason), _) => ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), message: Some(reason.clone()), ..Default::default() },
+            (Some(reason), _) => {
+                ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), message: Some(reason.clone()), ..Default::default() }
+            }
             (None, Some(workload)) => Progress::of(workload).into_status(&plan.compose_name, plan.kind.as_str()),
-            (None, None) => ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), message: Some("being created".into()), ..Default::default() },
+            (None, None) => {
+                ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), message: Some("being created".into()), ..Default::default() }
+            }
         })
         .collect();
     explain_with_pods(cluster, &name, &translation, &mut services).await?;
     let problem = services
         .iter()
         .filter(|s| s.kind == WorkloadKind::Job.as_str())
-        .find_map(|s| s.message.as_ref().filter(|m| m.starts_with("the job failed")).map(|m| format!("{}: {m}; change the stack or delete the Job to run it again", s.name)))
+        .find_map(|s| {
+            s.message
+                .as_ref()
+                .filter(|m| m.starts_with("the job failed"))
+                .map(|m| format!("{}: {m}; change the stack or delete the Job to run it again", s.name))
+        })
         .map(|message| Problem { reason: Problem::JOB_FAILED, message });
     Ok((Assessment { services: Some(services), warnings: Some(warnings), problem, suspended: false }, changes))
 }

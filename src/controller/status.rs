@@ -71,27 +71,17 @@ pub fn status(previous: &ComposeStackStatus, generation: Option<i64>, assessment
     } else if ready_count == services.len() {
         (Phase::Ready, "Ready", summary)
     } else {
-        let pending: Vec<String> = services
-            .iter()
-            .filter(|s| !s.ready)
-            .map(|s| format!("{}: {}", s.name, s.message.as_deref().unwrap_or("not ready")))
-            .collect();
+        let pending: Vec<String> =
+            services.iter().filter(|s| !s.ready).map(|s| format!("{}: {}", s.name, s.message.as_deref().unwrap_or("not ready"))).collect();
         (Phase::Reconciling, "Progressing", format!("{summary}; {}", pending.join("; ")))
     };
-    let states = [
-        ("Ready", phase == Phase::Ready),
-        ("Reconciling", phase == Phase::Reconciling),
-        ("Stalled", phase == Phase::Stalled),
-    ];
+    let states = [("Ready", phase == Phase::Ready), ("Reconciling", phase == Phase::Reconciling), ("Stalled", phase == Phase::Stalled)];
     let conditions = states
         .into_iter()
         .map(|(type_, holds)| {
             let status = if holds { "True" } else { "False" };
-            let last_transition_time = previous
-                .conditions
-                .iter()
-                .find(|c| c.type_ == type_ && c.status == status)
-                .map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
+            let last_transition_time =
+                previous.conditions.iter().find(|c| c.type_ == type_ && c.status == status).map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
             Condition {
                 type_: type_.to_string(),
                 status: status.to_string(),

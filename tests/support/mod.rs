@@ -35,7 +35,9 @@ struct WithSettings {
 pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
     let settings = serde_saphyr::from_str::<WithSettings>(compose).ok().and_then(|w| w.settings).unwrap_or_default();
     let policy = match settings.policy.as_deref() {
-        Some("all") => Policy { allow_privileged: true, allow_host_paths: true, allow_capabilities: true, allow_host_namespaces: true, allow_unsafe_sysctls: true },
+        Some("all") => {
+            Policy { allow_privileged: true, allow_host_paths: true, allow_capabilities: true, allow_host_namespaces: true, allow_unsafe_sysctls: true }
+        }
         _ => Policy::default(),
     };
     let spec = ComposeStackSpec {

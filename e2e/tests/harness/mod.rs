@@ -45,10 +45,7 @@ pub fn kubeconfig() -> &'static PathBuf {
         assert!(status.success(), "e2e/cluster.sh up failed; see its logs");
         let output = Command::new("bash").arg(&script).arg("env").output().expect("run e2e/cluster.sh env");
         let env = String::from_utf8_lossy(&output.stdout);
-        let path = env
-            .lines()
-            .find_map(|line| line.strip_prefix("export KUBECONFIG="))
-            .expect("cluster.sh env prints export KUBECONFIG=...");
+        let path = env.lines().find_map(|line| line.strip_prefix("export KUBECONFIG=")).expect("cluster.sh env prints export KUBECONFIG=...");
         PathBuf::from(path.trim().trim_matches('"').trim_matches('\''))
     })
 }

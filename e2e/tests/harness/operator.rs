@@ -16,7 +16,8 @@ impl Operator {
     pub fn start(namespace: &str, extra_args: &[&str]) -> Operator {
         let log_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("operator-logs");
         std::fs::create_dir_all(&log_dir).expect("log dir");
-        let log = log_dir.join(format!("{namespace}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()));
+        let log =
+            log_dir.join(format!("{namespace}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_compose-operator"))
             .args(["run", "--namespace", namespace, "--metrics-addr", "127.0.0.1:0", "--requeue-seconds", "30"])
