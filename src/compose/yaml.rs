@@ -309,7 +309,9 @@ mod tests {
         let doc = alias_bomb(12);
         let started = std::time::Instant::now();
         let error = parse(&doc, 0).unwrap_err();
-        assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
+        // Refused in about 0.1 s (debug build, idle machine); the bound only has to tell that
+        // from libyaml's minutes and gigabytes, on a shared 2-core machine under load.
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
         assert!(error.message.contains("alias") || error.message.contains("budget"), "{}", error.message);
     }
 
