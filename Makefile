@@ -1,5 +1,5 @@
 # The two commands a newcomer runs are `make demo` and `make test` (see README.md).
-.PHONY: demo test test-unit test-e2e cluster-up cluster-down bench crds lint static
+.PHONY: demo test test-unit test-e2e cluster-up cluster-down bench bench-e2e crds lint static
 
 demo:
 	bash e2e/demo.sh
@@ -22,6 +22,10 @@ cluster-down:
 
 bench:
 	cargo bench --bench translate
+
+# The scale run on the real cluster (operator beside plain kubectl); figures in docs/performance.md.
+bench-e2e:
+	bash e2e/run-tests.sh --ignored --nocapture scale
 
 crds:
 	cargo run -q -- crd > crds/composestack.yaml

@@ -16,4 +16,5 @@ else
   bash "$here/cluster.sh" up
   eval "$(bash "$here/cluster.sh" env)"
 fi
-cargo test --features e2e --test e2e -- --test-threads "${E2E_THREADS:-4}"
+# Extra arguments go to the test binary (a filter, --ignored, --nocapture).
+cargo test --features e2e --test e2e -- --test-threads "${E2E_THREADS:-4}" "$@"

@@ -93,6 +93,12 @@ pub struct ComposeStackSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_files: Option<String>,
 
+    /// Env files whose values are secret, by project path: the Secret (in the stack's
+    /// namespace) holding one key per variable, passed whole to the container (`envFrom`).
+    /// `compose-operator stack --secret-env-file PATH` writes those Secrets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_env_files: BTreeMap<String, String>,
+
     /// Bind mounts of project directories that are not in `files` (source code for live
     /// reload): `Refuse` (default) or `Drop` them with a warning, for images that already
     /// hold the code.

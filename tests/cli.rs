@@ -122,8 +122,9 @@ fn project(name: &str) -> PathBuf {
     std::fs::write(dir.join("nginx/default.conf"), "server { listen 80; }\n").unwrap();
     std::fs::write(dir.join("app.env"), "MODE=production\n").unwrap();
     std::fs::write(dir.join("db_password.txt"), "hunter2").unwrap();
+    std::fs::write(dir.join("db.env"), "DB_PASSWORD=hunter3\n").unwrap();
     std::fs::write(dir.join(".env"), "TAG=1.27\n").unwrap();
-    let compose = "services:\n  app:\n    build: .\n    env_file: app.env\n    secrets: [db_password]\n  proxy:\n    image: nginx:${TAG}\n    volumes: [./nginx:/etc/nginx/conf.d:ro]\nsecrets:\n  db_password:\n    file: ./db_password.txt\n";
+    let compose = "services:\n  app:\n    build: .\n    env_file: [app.env, db.env]\n    secrets: [db_password]\n  proxy:\n    image: nginx:${TAG}\n    volumes: [./nginx:/etc/nginx/conf.d:ro]\nsecrets:\n  db_password:\n    file: ./db_password.txt\n";
     std::fs::write(dir.join("compose.yaml"), compose).unwrap();
     dir
 }
@@ -132,11 +133,15 @@ fn project(name: &str) -> PathBuf {
 fn stack_packs_a_project_and_keeps_secrets_in_a_secret() {
     let dir = project("packed-project");
     let compose = dir.join("compose.yaml");
-    let args = ["stack", "-f", compose.to_str().unwrap(), "--name", "shop", "--image", "app=registry.example/shop/app:7"];
+    let args = ["stack", "-f", compose.to_str().unwrap(), "--name", "shop", "--image", "app=registry.example/shop/app:7", "--secret-env-file", "db.env"];
     let output = run(&args, None);
     assert!(output.status.success(), "{}", stderr(&output));
     let documents: Vec<serde_json::Value> = stdout(&output).split("\n---\n").map(|d| serde_saphyr::from_str(d).unwrap()).collect();
-    let [secret, stack] = documents.as_slice() else { panic!("two documents: {documents:?}") };
+    let [secret, env_secret, stack] = documents.as_slice() else { panic!("three documents: {documents:?}") };
+    assert_eq!(env_secret["metadata"]["name"], "shop-env-db-env");
+    assert_eq!(env_secret["data"]["DB_PASSWORD"], "aHVudGVyMw==");
+    assert_eq!(stack["spec"]["secretEnvFiles"]["db.env"], "shop-env-db-env");
+    assert!(stack["spec"]["files"].get("db.env").is_none(), "a secret env file is not in spec.files");
     assert_eq!((secret["kind"].as_str(), secret["metadata"]["name"].as_str()), (Some("Secret"), Some("shop-secret-files")));
     assert_eq!(secret["data"]["db_password.txt"], "aHVudGVyMg==");
     let spec = &stack["spec"];
@@ -146,12 +151,16 @@ fn stack_packs_a_project_and_keeps_secrets_in_a_secret() {
     assert_eq!(spec["files"]["nginx/default.conf"], "server { listen 80; }\n");
     assert_eq!(spec["directories"][0], "nginx");
     assert_eq!(spec["variables"]["TAG"], "1.27", ".env beside the compose file is read");
-    assert!(!stdout(&output).contains("hunter2"), "secret material is not in plain text");
+    assert!(!stdout(&output).contains("hunter2") && !stdout(&output).contains("hunter3"), "secret material is not in plain text");
 
     // convert of the same project prints what the operator would apply.
-    let output = run(&["convert", "-f", compose.to_str().unwrap(), "--name", "shop", "--image", "app=registry.example/shop/app:7"], None);
+    let args = ["convert", "-f", compose.to_str().unwrap(), "--name", "shop", "--image", "app=registry.example/shop/app:7", "--secret-env-file", "db.env"];
+    let output = run(&args, None);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("secretName: shop-secret-files") && stdout(&output).contains("image: nginx:1.27"), "{}", stdout(&output));
+    let printed = stdout(&output);
+    assert!(printed.contains("secretName: shop-secret-files") && printed.contains("image: nginx:1.27"), "{printed}");
+    assert!(printed.contains("envFrom:\n          - secretRef:\n              name: shop-env-db-env"), "{printed}");
+    assert!(printed.contains("name: MODE") && !printed.contains("hunter3"), "{printed}");
 }
 
 #[test]

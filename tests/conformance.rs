@@ -33,6 +33,7 @@ fn as_project(path: &Path) -> (bool, String) {
         profiles: Vec::new(),
         images: corpus::stand_in_images(path),
         drop_bind_mounts: false,
+        secret_env_files: Vec::new(),
         no_dotenv: false,
     };
     match input.project_spec() {

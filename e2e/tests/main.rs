@@ -8,3 +8,4 @@ mod chart;
 mod conformance;
 mod lifecycle;
 mod operations;
+mod scale;

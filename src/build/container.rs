@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Capabilities, Container, ContainerPort, EnvVar, ExecAction, Probe, ResourceRequirements, SecurityContext};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ContainerPort, EnvFromSource, EnvVar, ExecAction, Probe, ResourceRequirements, SecretEnvSource, SecurityContext,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::policy::Policy;
-use super::project_files::{Content, ProjectFiles};
+use super::project_files::{self, Content, ProjectFiles};
 use super::scheduling;
 use super::security;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
@@ -28,6 +30,8 @@ pub struct ContainerInput<'a> {
     pub ports: &'a [PortMapping],
     pub expose: &'a [(u16, Protocol)],
     pub files: ProjectFiles<'a>,
+    /// Env files kept in Secrets (`spec.secretEnvFiles`): project path → Secret name.
+    pub secret_env_files: &'a BTreeMap<String, String>,
 }
 
 pub fn container(input: &ContainerInput, report: &mut Report) -> Container {
@@ -37,7 +41,8 @@ pub fn container(input: &ContainerInput, report: &mut Report) -> Container {
         image: service.image.clone(),
         command: service.entrypoint.as_ref().and_then(|c| argv(c, &path.key("entrypoint"), report)),
         args: service.command.as_ref().and_then(|c| argv(c, &path.key("command"), report)),
-        env: non_empty(environment(service, path, input.variables, input.files, report)),
+        env_from: non_empty(secret_env_files(service, input.secret_env_files)),
+        env: non_empty(environment(service, path, input.variables, input.files, input.secret_env_files, report)),
         ports: non_empty(container_ports(input.ports, input.expose)),
         resources: resources(service, path, report),
         readiness_probe: None,
@@ -97,10 +102,36 @@ pub fn argv(command: &Command, path: &Path, report: &mut Report) -> Option<Vec<S
 }
 
 /// `env_file` entries (in order, later files win) under `environment:` (which wins).
-fn environment(service: &Service, path: &Path, variables: &BTreeMap<String, String>, files: ProjectFiles, report: &mut Report) -> Vec<EnvVar> {
+/// Env files whose values are secret come from their Secrets whole (`envFrom`); `env`
+/// entries (plain env files and `environment:`) win over them, as `environment:` does.
+fn secret_env_files(service: &Service, secret_env_files: &BTreeMap<String, String>) -> Vec<EnvFromSource> {
+    service
+        .env_file
+        .iter()
+        .filter_map(|env_file| secret_env_file(&env_file.path, secret_env_files))
+        .map(|secret| EnvFromSource { secret_ref: Some(SecretEnvSource { name: secret.to_string(), optional: None }), ..Default::default() })
+        .collect()
+}
+
+fn secret_env_file<'a>(path: &str, secret_env_files: &'a BTreeMap<String, String>) -> Option<&'a str> {
+    let wanted = project_files::normalize(path).ok()?;
+    secret_env_files.iter().find(|(p, _)| project_files::normalize(p).as_deref() == Ok(wanted.as_str())).map(|(_, s)| s.as_str())
+}
+
+fn environment(
+    service: &Service,
+    path: &Path,
+    variables: &BTreeMap<String, String>,
+    files: ProjectFiles,
+    secret_env_files: &BTreeMap<String, String>,
+    report: &mut Report,
+) -> Vec<EnvVar> {
     let mut merged: BTreeMap<String, Option<String>> = BTreeMap::new();
     for (index, env_file) in service.env_file.iter().enumerate() {
         let file_path = path.key("env_file").key(index);
+        if secret_env_file(&env_file.path, secret_env_files).is_some() {
+            continue;
+        }
         if let Some(format) = env_file.format.as_deref() {
             report.warn(&file_path.key("format"), format!("the `{format}` format is not known here; the file is read as a .env file"));
         }

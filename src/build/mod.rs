@@ -240,6 +240,7 @@ impl Translator<'_> {
                 ports: &ports,
                 expose: &expose,
                 files: self.spec.project_files(),
+                secret_env_files: &self.spec.secret_env_files,
             },
             report,
         );

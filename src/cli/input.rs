@@ -36,6 +36,10 @@ pub struct ComposeInput {
     /// already holds) instead of refusing the stack.
     #[arg(long)]
     pub drop_bind_mounts: bool,
+    /// An env file whose values are secret: it goes into a Secret of its own (one key per
+    /// variable) printed by `stack` beside the stack, not into spec.files. Repeatable.
+    #[arg(long = "secret-env-file", value_name = "PATH")]
+    pub secret_env_files: Vec<String>,
     /// Do not read `.env` beside the compose file (docker compose reads it for `${VAR}`).
     #[arg(long)]
     pub no_dotenv: bool,
@@ -55,6 +59,8 @@ pub struct ProjectSpec {
     pub spec: ComposeStackSpec,
     /// The content of the Secret `spec.secretFiles`, by key.
     pub secret_files: BTreeMap<String, Vec<u8>>,
+    /// The Secrets of `spec.secretEnvFiles`: name → variables.
+    pub env_secrets: BTreeMap<String, BTreeMap<String, String>>,
     /// Referenced paths that could not be packed, with the reason.
     pub skipped: Vec<String>,
 }
@@ -104,16 +110,32 @@ impl ComposeInput {
         let sources = Sources { compose: &spec.compose, overrides: &spec.overrides, variables: &spec.variables, profiles: &spec.profiles };
         // A document that does not load is reported by the translation, with every error.
         let Ok(loaded) = load::load(&sources) else {
-            return Ok(ProjectSpec { spec, secret_files: BTreeMap::new(), skipped: Vec::new() });
+            return Ok(ProjectSpec { spec, secret_files: BTreeMap::new(), env_secrets: BTreeMap::new(), skipped: Vec::new() });
         };
-        let packed = pack::pack(&self.project_directory(), &pack::references(&loaded.file));
+        let mut references = pack::references(&loaded.file);
+        let mut env_secrets = BTreeMap::new();
+        for path in &self.secret_env_files {
+            let normalized = crate::build::project_files::normalize(path)?;
+            references.files_or_directories.retain(|p| *p != normalized);
+            let file = self.project_directory().join(&normalized);
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read the secret env file {}: {e}", file.display()))?;
+            let variables = crate::compose::dotenv::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let secret = format!(
+                "{}-env-{}",
+                self.stack_name(),
+                crate::build::names::kubernetes_name(&crate::build::project_files::key(&normalized)).unwrap_or_else(|_| "file".into())
+            );
+            env_secrets.insert(secret.clone(), variables.into_iter().filter_map(|(k, v)| Some((k, v?))).collect());
+            spec.secret_env_files.insert(normalized, secret);
+        }
+        let packed = pack::pack(&self.project_directory(), &references);
         spec.files = packed.files;
         spec.binary_files = packed.binary_files;
         spec.directories = packed.directories;
         if !packed.secret_files.is_empty() {
             spec.secret_files = Some(format!("{}-secret-files", self.stack_name()));
         }
-        Ok(ProjectSpec { spec, secret_files: packed.secret_files, skipped: packed.skipped })
+        Ok(ProjectSpec { spec, secret_files: packed.secret_files, env_secrets, skipped: packed.skipped })
     }
 
     /// The directory's name, as compose names a project, mapped to a Kubernetes name.

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use clap::Args;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -20,12 +22,12 @@ pub struct StackArgs {
 /// Secret beside it), after checking that the operator with its default policy would accept
 /// it, so a broken stack never reaches the cluster.
 pub fn run(args: &StackArgs) -> Result<String, String> {
-    let ProjectSpec { spec, secret_files, skipped } = args.input.project_spec()?;
+    let ProjectSpec { spec, secret_files, env_secrets, skipped } = args.input.project_spec()?;
     let name = args.input.stack_name();
     for reason in &skipped {
         eprintln!("not packed: {reason}");
     }
-    let secret = spec.secret_files.clone().map(|secret_name| Secret {
+    let secret = |secret_name: String, data: BTreeMap<String, Vec<u8>>| Secret {
         metadata: ObjectMeta {
             name: Some(secret_name),
             namespace: args.namespace.clone(),
@@ -33,9 +35,12 @@ pub fn run(args: &StackArgs) -> Result<String, String> {
             ..Default::default()
         },
         type_: Some("Opaque".into()),
-        data: Some(secret_files.into_iter().map(|(key, bytes)| (key, ByteString(bytes))).collect()),
+        data: Some(data.into_iter().map(|(key, bytes)| (key, ByteString(bytes))).collect()),
         ..Default::default()
-    });
+    };
+    let env_secrets =
+        env_secrets.into_iter().map(|(secret_name, variables)| secret(secret_name, variables.into_iter().map(|(k, v)| (k, v.into_bytes())).collect()));
+    let secrets: Vec<Secret> = spec.secret_files.clone().map(|secret_name| secret(secret_name, secret_files)).into_iter().chain(env_secrets).collect();
     let translation = build::translate(&name, args.namespace.as_deref().unwrap_or("default"), &spec, &Policy::default()).map_err(|e| e.to_string())?;
     for warning in &translation.warnings {
         eprintln!("warning: {warning}");
@@ -45,8 +50,8 @@ pub fn run(args: &StackArgs) -> Result<String, String> {
     }
     let stack = ComposeStack { metadata: ObjectMeta { name: Some(name), namespace: args.namespace.clone(), ..Default::default() }, spec, status: None };
     let mut output = String::new();
-    if let Some(secret) = secret {
-        // The Secret first: the stack refers to it, and `kubectl apply -f -` applies in order.
+    for secret in secrets {
+        // The Secrets first: the stack refers to them, and `kubectl apply -f -` applies in order.
         let mut value = serde_json::to_value(&secret).map_err(|e| e.to_string())?;
         value["apiVersion"] = "v1".into();
         value["kind"] = "Secret".into();
