@@ -303,3 +303,20 @@ async fn an_object_the_api_server_refuses_stops_the_stack_before_any_write() {
     let api = api.lock().unwrap();
     assert_eq!(api.objects[&("composestacks".to_string(), "shop".to_string())]["status"]["phase"], "Stalled");
 }
+
+#[tokio::test]
+async fn a_changed_job_is_recreated_and_an_unchanged_one_left_alone() {
+    let job = |command: &str| format!("services:\n  migrate:\n    image: m\n    command: {command}\n    restart: \"no\"\n");
+    let api = Arc::new(Mutex::new(FakeApi::default()));
+    let writes = reconcile_once(&api, stack(&job("migrate"), None)).await;
+    assert!(writes.contains(&"apply jobs/migrate".to_string()), "{writes:?}");
+    let status = api.lock().unwrap().objects[&("composestacks".to_string(), "shop".to_string())]["status"].clone();
+    let writes = reconcile_once(&api, stack(&job("migrate"), Some(status))).await;
+    assert!(writes.is_empty(), "an unchanged Job is not touched: {writes:?}");
+
+    // A Job's template cannot change in place: the old one goes first, the new one follows.
+    let writes = reconcile_once(&api, stack(&job("migrate --again"), None)).await;
+    assert!(writes.contains(&"delete jobs/migrate".to_string()) && !writes.contains(&"apply jobs/migrate".to_string()), "{writes:?}");
+    let writes = reconcile_once(&api, stack(&job("migrate --again"), None)).await;
+    assert!(writes.contains(&"apply jobs/migrate".to_string()), "{writes:?}");
+}
