@@ -106,10 +106,10 @@ fn source(
         let object_name = definition.name.clone().unwrap_or(k8s_name);
         return Some(Source { kind, object_name, key, fingerprint: None });
     }
-    let bytes = match (&definition.content, &definition.environment, &definition.file) {
-        (Some(content), None, None) => content.as_bytes().to_vec(),
+    let value = match (&definition.content, &definition.environment, &definition.file) {
+        (Some(content), None, None) => Value::Text(content.clone()),
         (None, Some(variable), None) => match input.variables.get(variable) {
-            Some(value) => value.as_bytes().to_vec(),
+            Some(value) => Value::Text(value.clone()),
             None => {
                 report.error(
                     Diagnostic::new(path.key("environment"), format!("the variable `{variable}` is not set"))
@@ -118,7 +118,8 @@ fn source(
                 return None;
             }
         },
-        (None, None, Some(file)) => return file_source(input, kind, name, file, key, &path.key("file"), objects, report),
+        (None, None, Some(file)) if kind == Kind::Secret => return secret_file_source(input, file, &path.key("file"), report),
+        (None, None, Some(file)) => project_file(input, file, &path.key("file"), report)?,
         (None, None, None) => {
             report.error(
                 Diagnostic::new(path.clone(), format!("the {} has no source", kind_word(kind)))
@@ -132,33 +133,40 @@ fn source(
         }
     };
     let object_name = format!("{}-{k8s_name}", input.stack);
-    let fingerprint = project_files::fingerprint(&bytes);
-    objects.push(owned_object(input.stack, kind, &object_name, BTreeMap::from([(key.clone(), ByteString(bytes))])));
+    let fingerprint = project_files::fingerprint(value.bytes());
+    objects.push(owned_object(input.stack, kind, &object_name, &key, value));
     Some(Source { kind, object_name, key, fingerprint: Some(fingerprint) })
 }
 
-/// `file:` sources: configs from `spec.files`, secrets from the Secret `spec.secretFiles`.
-#[allow(clippy::too_many_arguments)]
-fn file_source(
-    input: &PlanInput,
-    kind: Kind,
-    name: &str,
-    file: &str,
-    key: String,
-    path: &Path,
-    objects: &mut Vec<Object>,
-    report: &mut Report,
-) -> Option<Source> {
-    if kind == Kind::Secret {
-        let Some(secret) = input.secret_files else {
-            report.error(
-                Diagnostic::new(path.clone(), format!("the secret file `{file}` is not in the cluster"))
-                    .with_hint("put it in a Secret and name it in spec.secretFiles (`compose-operator stack` writes that Secret), or use external: true"),
-            );
-            return None;
-        };
-        return Some(Source { kind, object_name: secret.to_string(), key: project_files::key(file), fingerprint: None });
+/// One config's or secret's content, as the ConfigMap or Secret will hold it.
+enum Value {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Value {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Value::Text(text) => text.as_bytes(),
+            Value::Binary(bytes) => bytes,
+        }
     }
+}
+
+/// `secrets: file:` reads the key of that path in the Secret `spec.secretFiles`.
+fn secret_file_source(input: &PlanInput, file: &str, path: &Path, report: &mut Report) -> Option<Source> {
+    let Some(secret) = input.secret_files else {
+        report.error(
+            Diagnostic::new(path.clone(), format!("the secret file `{file}` is not in the cluster"))
+                .with_hint("put it in a Secret and name it in spec.secretFiles (`compose-operator stack` writes that Secret), or use external: true"),
+        );
+        return None;
+    };
+    Some(Source { kind: Kind::Secret, object_name: secret.to_string(), key: project_files::key(file), fingerprint: None })
+}
+
+/// `configs: file:` reads `spec.files` (or `spec.binaryFiles`).
+fn project_file(input: &PlanInput, file: &str, path: &Path, report: &mut Report) -> Option<Value> {
     let Some(content) = input.files.file(file) else {
         report.error(
             Diagnostic::new(path.clone(), format!("the file `{file}` is not in spec.files"))
@@ -171,17 +179,10 @@ fn file_source(
         report.error(Diagnostic::new(path.clone(), format!("`{file}` is larger than {} bytes or not valid base64", project_files::MAX_OBJECT_BYTES)));
         return None;
     };
-    let object_name = format!("{}-{}", input.stack, names::kubernetes_name(name).ok()?);
-    let fingerprint = project_files::fingerprint(&bytes.0);
-    let mut config = owned_object(input.stack, kind, &object_name, BTreeMap::new());
-    if let Object::ConfigMap(map) = &mut config {
-        match content {
-            Content::Text(text) => map.data = Some(BTreeMap::from([(key.clone(), text.to_string())])),
-            Content::Binary(_) => map.binary_data = Some(BTreeMap::from([(key.clone(), bytes)])),
-        }
-    }
-    objects.push(config);
-    Some(Source { kind, object_name, key, fingerprint: Some(fingerprint) })
+    Some(match content {
+        Content::Text(text) => Value::Text(text.to_string()),
+        Content::Binary(_) => Value::Binary(bytes.0),
+    })
 }
 
 fn kind_word(kind: Kind) -> &'static str {
@@ -200,17 +201,17 @@ fn valid_key(name: &str, path: &Path, report: &mut Report) -> Option<String> {
     Some(name.to_string())
 }
 
-fn owned_object(stack: &str, kind: Kind, name: &str, data: BTreeMap<String, ByteString>) -> Object {
+fn owned_object(stack: &str, kind: Kind, name: &str, key: &str, value: Value) -> Object {
     let metadata = ObjectMeta { name: Some(name.to_string()), labels: Some(names::object_labels(stack, None)), ..Default::default() };
-    match kind {
-        Kind::Secret => Object::Secret(Secret { metadata, data: Some(data), type_: Some("Opaque".into()), ..Default::default() }),
-        Kind::Config => {
-            let text: Option<BTreeMap<String, String>> = data.iter().map(|(k, v)| Some((k.clone(), String::from_utf8(v.0.clone()).ok()?))).collect();
-            let (data, binary_data) = match text {
-                Some(text) => ((!text.is_empty()).then_some(text), None),
-                None => (None, Some(data)),
-            };
-            Object::ConfigMap(ConfigMap { metadata, data, binary_data, ..Default::default() })
+    let key = key.to_string();
+    match (kind, value) {
+        (Kind::Secret, value) => {
+            let data = BTreeMap::from([(key, ByteString(value.bytes().to_vec()))]);
+            Object::Secret(Secret { metadata, data: Some(data), type_: Some("Opaque".into()), ..Default::default() })
+        }
+        (Kind::Config, Value::Text(text)) => Object::ConfigMap(ConfigMap { metadata, data: Some(BTreeMap::from([(key, text)])), ..Default::default() }),
+        (Kind::Config, Value::Binary(bytes)) => {
+            Object::ConfigMap(ConfigMap { metadata, binary_data: Some(BTreeMap::from([(key, ByteString(bytes))])), ..Default::default() })
         }
     }
 }
