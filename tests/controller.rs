@@ -320,3 +320,21 @@ async fn a_changed_job_is_recreated_and_an_unchanged_one_left_alone() {
     let writes = reconcile_once(&api, stack(&job("migrate --again"), None)).await;
     assert!(writes.contains(&"apply jobs/migrate".to_string()), "{writes:?}");
 }
+
+#[tokio::test]
+async fn a_failed_job_stalls_the_stack_once() {
+    let compose = "services:\n  migrate:\n    image: m\n    restart: \"no\"\n";
+    let api = Arc::new(Mutex::new(FakeApi::default()));
+    reconcile_once(&api, stack(compose, None)).await;
+    api.lock().unwrap().objects.get_mut(&("jobs".to_string(), "migrate".to_string())).unwrap()["status"] =
+        json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]});
+    let status = api.lock().unwrap().objects[&("composestacks".to_string(), "shop".to_string())]["status"].clone();
+    let writes = reconcile_once(&api, stack(compose, Some(status))).await;
+    assert_eq!(writes, ["event JobFailed", "status composestacks/shop"]);
+    let status = api.lock().unwrap().objects[&("composestacks".to_string(), "shop".to_string())]["status"].clone();
+    assert_eq!(status["phase"], "Stalled");
+    let stalled = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Stalled").unwrap().clone();
+    assert!(stalled["message"].as_str().unwrap().starts_with("migrate: the job failed: BackoffLimitExceeded"), "{stalled}");
+    let writes = reconcile_once(&api, stack(compose, Some(status))).await;
+    assert!(writes.is_empty(), "the same failure is neither re-announced nor re-written: {writes:?}");
+}

@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use crate::build::Object;
 use crate::build::names;
 
-/// Objects carrying the stack's label, split by whether the stack owns them.
+/// The objects a stack owns, as the cluster has them (updated as the reconcile writes).
 #[derive(Clone, Debug, Default)]
 pub struct Live {
     owned: Vec<Object>,
@@ -44,7 +44,7 @@ pub fn controller_of(object: &Object) -> Option<&OwnerReference> {
     object.metadata().owner_references.iter().flatten().find(|r| r.controller == Some(true))
 }
 
-pub fn is_owned(uid: &str, object: &Object) -> bool {
+fn is_owned(uid: &str, object: &Object) -> bool {
     match controller_of(object) {
         Some(owner) => owner.uid == uid,
         None => {

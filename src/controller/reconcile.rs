@@ -21,7 +21,7 @@ use super::live::{Live, controller_of};
 use super::progress::{Progress, pod_problem};
 use super::status::{self, Assessment, Problem, holding};
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
-use crate::build::{self, Object, Translation, WorkloadKind, names, project_files};
+use crate::build::{self, Object, Translation, names, project_files};
 use k8s_openapi::api::core::v1::Pod;
 
 /// How soon a stack blocked by someone else's object looks again: that object's removal
@@ -117,7 +117,7 @@ async fn converge(stack: &ComposeStack, cluster: &Cluster, context: &Context) ->
         .flat_map(|plan| plan.objects.iter().map(|o| (o.kind(), o.name())))
         .collect();
     let released: Vec<&Object> = desired.iter().filter(|o| !held_back.contains(&(o.kind(), o.name()))).collect();
-    if is_new_generation(stack) {
+    if needs_dry_run(stack) {
         // The API server judges every object before the first write, so a stack it would
         // refuse halfway is not half-applied.
         for object in released.iter().filter(|o| !(matches!(o, Object::Job(_)) && live.get("Job", o.name()).is_some())) {
@@ -137,30 +137,29 @@ async fn converge(stack: &ComposeStack, cluster: &Cluster, context: &Context) ->
     }
     prune(cluster, &desired, &mut live, stack.spec.retain_volumes(), &mut changes).await?;
 
-    let mut services: Vec<ServiceStatus> = translation
-        .services
-        .iter()
-        .map(|plan| match (waiting.get(&plan.name), live.get(plan.kind.as_str(), &plan.name)) {
-            (Some(reason), _) => {
-                ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), message: Some(reason.clone()), ..Default::default() }
+    let mut services = Vec::new();
+    let mut problem = None;
+    for plan in &translation.services {
+        let not_yet = |message: &str| ServiceStatus {
+            name: plan.compose_name.clone(),
+            kind: plan.kind.as_str().into(),
+            message: Some(message.to_string()),
+            ..Default::default()
+        };
+        services.push(match (waiting.get(&plan.name), live.get(plan.kind.as_str(), &plan.name)) {
+            (Some(reason), _) => not_yet(reason),
+            (None, Some(workload)) => {
+                let progress = Progress::of(workload);
+                if let (None, Some(failure)) = (&problem, &progress.failure) {
+                    let message = format!("{}: {failure}; change the stack or delete the Job to run it again", plan.compose_name);
+                    problem = Some(Problem { reason: Problem::JOB_FAILED, message });
+                }
+                progress.into_status(&plan.compose_name, plan.kind.as_str())
             }
-            (None, Some(workload)) => Progress::of(workload).into_status(&plan.compose_name, plan.kind.as_str()),
-            (None, None) => {
-                ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), message: Some("being created".into()), ..Default::default() }
-            }
-        })
-        .collect();
+            (None, None) => not_yet("being created"),
+        });
+    }
     explain_with_pods(cluster, &name, &translation, &mut services).await?;
-    let problem = services
-        .iter()
-        .filter(|s| s.kind == WorkloadKind::Job.as_str())
-        .find_map(|s| {
-            s.message
-                .as_ref()
-                .filter(|m| m.starts_with("the job failed"))
-                .map(|m| format!("{}: {m}; change the stack or delete the Job to run it again", s.name))
-        })
-        .map(|message| Problem { reason: Problem::JOB_FAILED, message });
     Ok((Assessment { services: Some(services), warnings: Some(warnings), problem, suspended: false }, changes))
 }
 
@@ -256,10 +255,12 @@ fn rejected(object: &Object, error: &ClusterError) -> Problem {
     Problem { reason: Problem::REJECTED, message: format!("the API server refused {}: {error}", object.reference()) }
 }
 
-/// The spec changed since the last status, or the last attempt failed: worth a dry run.
-fn is_new_generation(stack: &ComposeStack) -> bool {
+/// Worth a dry run of every object: the spec changed since the last status, or the API
+/// server refused the last attempt (a stalled Job or a name conflict say nothing of that).
+fn needs_dry_run(stack: &ComposeStack) -> bool {
     let status = stack.status.as_ref();
-    status.and_then(|s| s.observed_generation) != stack.metadata.generation || status.is_some_and(|s| holding(s, "Stalled").is_some())
+    let refused = status.and_then(|s| holding(s, "Stalled")).is_some_and(|c| c.reason == Problem::REJECTED);
+    status.and_then(|s| s.observed_generation) != stack.metadata.generation || refused
 }
 
 /// Deletes what the stack owns but no longer declares; a workload whose kind changed goes too.
@@ -269,9 +270,9 @@ async fn prune(cluster: &Cluster, desired: &[Object], live: &mut Live, retain_cl
         .objects()
         .iter()
         .filter(|o| !wanted.contains(&(o.kind(), o.name())))
-        .filter(|o| !(retain_claims && matches!(o, Object::PersistentVolumeClaim(_))))
-        // Claims made from a StatefulSet's templates belong to the StatefulSet.
-        .filter(|o| !matches!(o, Object::PersistentVolumeClaim(_)) || controller_of(o).is_some())
+        // Claims hold data: none goes while retainOnDelete is set, nor one kept earlier (it
+        // carries no owner reference, whatever the setting is now).
+        .filter(|o| !matches!(o, Object::PersistentVolumeClaim(_)) || (!retain_claims && controller_of(o).is_some()))
         .map(|o| (o.kind(), o.name().to_string()))
         .collect();
     for (kind, name) in unwanted {
