@@ -117,15 +117,12 @@ impl ComposeInput {
         for path in &self.secret_env_files {
             let normalized = crate::build::project_files::normalize(path)?;
             references.files_or_directories.retain(|p| *p != normalized);
-            let file = self.project_directory().join(&normalized);
-            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read the secret env file {}: {e}", file.display()))?;
-            let variables = crate::compose::dotenv::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-            let secret = format!(
-                "{}-env-{}",
-                self.stack_name(),
-                crate::build::names::kubernetes_name(&crate::build::project_files::key(&normalized)).unwrap_or_else(|_| "file".into())
-            );
-            env_secrets.insert(secret.clone(), variables.into_iter().filter_map(|(k, v)| Some((k, v?))).collect());
+            let variables = pack::env_file(&self.project_directory(), &normalized)?;
+            // Named after the path where it makes a name, else after its fingerprint.
+            let readable = crate::build::names::kubernetes_name(&crate::build::project_files::key(&normalized));
+            let suffix = readable.unwrap_or_else(|_| crate::build::project_files::fingerprint(normalized.as_bytes())[..8].to_string());
+            let secret = format!("{}-env-{suffix}", self.stack_name());
+            env_secrets.insert(secret.clone(), variables);
             spec.secret_env_files.insert(normalized, secret);
         }
         let packed = pack::pack(&self.project_directory(), &references);

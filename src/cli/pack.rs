@@ -142,6 +142,14 @@ impl Packed {
     }
 }
 
+/// A secret env file's variables (a bare `KEY` has no value to keep, so it is left out).
+pub fn env_file(project: &Path, path: &str) -> Result<BTreeMap<String, String>, String> {
+    let bytes = read(&project.join(path)).map_err(|reason| format!("the secret env file {path}: {reason}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| format!("the secret env file {path} is not text"))?;
+    let entries = crate::compose::dotenv::parse(&text).map_err(|e| format!("{path}: {e}"))?;
+    Ok(entries.into_iter().filter_map(|(key, value)| Some((key, value?))).collect())
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read it ({e})"))?;
     if !metadata.is_file() {
