@@ -92,6 +92,20 @@ fn the_chart_passes_only_flags_the_binary_knows() {
     }
 }
 
+/// The other way round: every policy flag of the binary can be set from the chart, so a new
+/// one cannot be forgotten in values.yaml.
+#[test]
+fn every_policy_flag_has_a_chart_value() {
+    let help = Command::new(env!("CARGO_BIN_EXE_compose-operator")).args(["run", "--help"]).output().expect("run compose-operator run --help");
+    let help = String::from_utf8_lossy(&help.stdout).to_string();
+    let policy_flags: BTreeSet<&str> = help.split_whitespace().filter(|word| word.starts_with("--allow-")).map(|word| word.trim_end_matches(',')).collect();
+    assert!(policy_flags.len() >= 5, "expected the policy flags in `run --help`, found {policy_flags:?}");
+    let template = read(&format!("{CHART}/templates/deployment.yaml"));
+    for flag in policy_flags {
+        assert!(template.contains(&format!("- {flag}")), "`compose-operator run {flag}` cannot be set from the chart");
+    }
+}
+
 /// docs/gitops.md shows the Argo CD health check verbatim: the copy people paste is the file
 /// that tests/argo_health.rs runs.
 #[test]

@@ -320,7 +320,7 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
         "--set",
         "podDisruptionBudget.enabled=true",
         "--set",
-        "policy.allowPrivileged=true,policy.allowHostPaths=true,policy.allowCapabilities=true,policy.allowHostNamespaces=true",
+        "policy.allowPrivileged=true,policy.allowHostPaths=true,policy.allowCapabilities=true,policy.allowHostNamespaces=true,policy.allowUnsafeSysctls=true",
         "--set",
         "logFormat=human,replicaCount=3,requeueSeconds=60",
     ];
@@ -341,9 +341,15 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
     // Non-default values: Roles in the watched namespaces only, a --namespace flag for each.
     let rendered = documents(&helm(&[&["template", "custom", chart, "--namespace", &ns.name][..], &custom].concat()));
     let args = container_args(by_kind(&rendered, "Deployment")[0]);
-    for expected in
-        ["--log-format=human", "--requeue-seconds=60", "--allow-privileged", "--allow-host-paths", "--allow-capabilities", "--allow-host-namespaces"]
-    {
+    for expected in [
+        "--log-format=human",
+        "--requeue-seconds=60",
+        "--allow-privileged",
+        "--allow-host-paths",
+        "--allow-capabilities",
+        "--allow-host-namespaces",
+        "--allow-unsafe-sysctls",
+    ] {
         assert!(args.iter().any(|a| a == expected), "{expected} missing from {args:?}");
     }
     for namespace in [&ns.name, &watched.name] {
