@@ -99,9 +99,11 @@ pub struct ComposeStackSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secret_env_files: BTreeMap<String, String>,
 
-    /// Bind mounts of project directories that are not in `files` (source code for live
-    /// reload): `Refuse` (default) or `Drop` them with a warning, for images that already
-    /// hold the code.
+    /// What bind mounts of host directories become when they are not project files in
+    /// `files` (data directories such as `/srv/app/data:/var/lib/app` or `./data:/data`):
+    /// `Claim` (default) a PersistentVolumeClaim per distinct source, which starts empty;
+    /// `Drop` nothing, with a warning, for images that already hold the content (source
+    /// code mounted for live reload); `Refuse` the stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind_mounts: Option<BindMounts>,
 }
@@ -109,8 +111,9 @@ pub struct ComposeStackSpec {
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 pub enum BindMounts {
     #[default]
-    Refuse,
+    Claim,
     Drop,
+    Refuse,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
@@ -170,12 +173,13 @@ impl ComposeStackSpec {
         self.suspend.unwrap_or(false)
     }
 
+    /// The project files, indexed; build it once per translation.
     pub fn project_files(&self) -> crate::build::project_files::ProjectFiles<'_> {
-        crate::build::project_files::ProjectFiles { text: &self.files, binary: &self.binary_files, directories: &self.directories }
+        crate::build::project_files::ProjectFiles::new(&self.files, &self.binary_files, &self.directories)
     }
 
-    pub fn drops_bind_mounts(&self) -> bool {
-        self.bind_mounts == Some(BindMounts::Drop)
+    pub fn bind_mounts(&self) -> BindMounts {
+        self.bind_mounts.unwrap_or_default()
     }
 }
 

@@ -8,3 +8,4 @@ pub mod build;
 pub mod cli;
 pub mod compose;
 pub mod controller;
+pub mod yaml_writer;

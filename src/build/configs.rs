@@ -64,7 +64,7 @@ pub struct PlanInput<'a> {
     pub configs: &'a BTreeMap<String, FileObjectDefinition>,
     pub secrets: &'a BTreeMap<String, FileObjectDefinition>,
     pub variables: &'a BTreeMap<String, String>,
-    pub files: ProjectFiles<'a>,
+    pub files: &'a ProjectFiles<'a>,
     pub secret_files: Option<&'a str>,
 }
 

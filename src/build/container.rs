@@ -29,7 +29,7 @@ pub struct ContainerInput<'a> {
     pub policy: &'a Policy,
     pub ports: &'a [PortMapping],
     pub expose: &'a [(u16, Protocol)],
-    pub files: ProjectFiles<'a>,
+    pub files: &'a ProjectFiles<'a>,
     /// Env files kept in Secrets (`spec.secretEnvFiles`): project path → Secret name.
     pub secret_env_files: &'a BTreeMap<String, String>,
 }
@@ -103,7 +103,7 @@ fn environment(
     service: &Service,
     path: &Path,
     variables: &BTreeMap<String, String>,
-    files: ProjectFiles,
+    files: &ProjectFiles,
     secret_env_files: &BTreeMap<String, String>,
     report: &mut Report,
 ) -> Vec<EnvVar> {
@@ -117,7 +117,7 @@ fn environment(
             report.warn(&file_path.key("format"), format!("the `{format}` format is not known here; the file is read as a .env file"));
         }
         match files.file(&env_file.path) {
-            Some(Content::Text(text)) => match dotenv::parse(text) {
+            Some(Content::Text(text)) => match dotenv::parse(text, &|name| variables.get(name).cloned()) {
                 Ok(entries) => merged.extend(entries),
                 Err(error) => report.error(Diagnostic::new(file_path, format!("`{}`: {error}", env_file.path))),
             },
@@ -289,21 +289,38 @@ fn security_context(input: &ContainerInput, report: &mut Report) -> Option<Secur
     }
     context.read_only_root_filesystem = flag(&service.read_only, &path.key("read_only"), report);
     if let Some(user) = &service.user {
-        let (uid, gid) = match user.0.split_once(':') {
-            Some((uid, gid)) => (uid, Some(gid)),
-            None => (user.0.as_str(), None),
-        };
-        match (uid.parse::<i64>(), gid.map(str::parse::<i64>)) {
-            (Ok(uid), None) => context.run_as_user = Some(uid),
-            (Ok(uid), Some(Ok(gid))) => {
-                context.run_as_user = Some(uid);
-                context.run_as_group = Some(gid);
-            }
-            _ => report.warn(&path.key("user"), format!("`{}` is a user name; Kubernetes needs numeric ids (uid[:gid]), so the image's user is used", user.0)),
-        }
+        set_user(&mut context, user.0.trim(), &path.key("user"), report);
     }
     security::security_options(&mut context, service, path, policy, report);
     (context != SecurityContext::default()).then_some(context)
+}
+
+/// `user: uid[:gid]`. Names cannot be resolved outside the image, so the image's user
+/// applies then; an empty part (an unset `${PUID}`) means "not set", as in Docker.
+fn set_user(context: &mut SecurityContext, user: &str, path: &Path, report: &mut Report) {
+    let (uid, gid) = user.split_once(':').map_or((user, ""), |(uid, gid)| (uid.trim(), gid.trim()));
+    let id = |text: &str, report: &mut Report| -> Option<i64> {
+        match text.parse::<i64>() {
+            Ok(id) if (0..=i64::from(u32::MAX)).contains(&id) => Some(id),
+            Ok(_) => {
+                report.error(Diagnostic::new(path.clone(), format!("`{text}` is not a user or group id")).with_hint("ids are 0 to 4294967295"));
+                None
+            }
+            Err(_) => None,
+        }
+    };
+    if uid.is_empty() && gid.is_empty() {
+        report.warn(path, "user is empty (are its variables unset?); the image's user applies");
+        return;
+    }
+    let (numeric_uid, numeric_gid) = (id(uid, report), id(gid, report));
+    let named: Vec<&str> = [uid, gid].into_iter().filter(|part| !part.is_empty() && part.parse::<i64>().is_err()).collect();
+    if !named.is_empty() {
+        report.warn(path, format!("`{}` names a user or group; Kubernetes needs numeric ids (uid[:gid]), so the image's user applies", named.join(":")));
+        return;
+    }
+    context.run_as_user = numeric_uid;
+    context.run_as_group = numeric_gid;
 }
 
 fn pull_policy(service: &Service, path: &Path, report: &mut Report) -> Option<String> {

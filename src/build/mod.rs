@@ -1,6 +1,7 @@
 //! Compose in, Kubernetes objects out. Pure: no I/O, no clients; the CLI prints the
 //! result and the controller applies it.
 
+pub mod admission;
 pub mod configs;
 pub mod container;
 pub mod kubernetes;
@@ -13,6 +14,7 @@ pub mod project_files;
 pub mod scheduling;
 pub mod security;
 pub mod services;
+pub mod sidecar;
 pub mod volumes;
 pub mod workload;
 
@@ -29,7 +31,10 @@ use crate::compose::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning}
 use crate::compose::kubernetes::EXTENSION_KEY;
 use crate::compose::load::{self, Sources};
 use crate::compose::model::{ComposeFile, Service};
+use crate::compose::limits::{MAX_OBJECTS, MAX_OUTPUT_BYTES};
 use crate::compose::units::{self, PortMapping, Protocol};
+use k8s_openapi::api::core::v1::{Container, Volume};
+use project_files::ProjectFiles;
 use crate::compose::validate::validate;
 
 /// When a dependent may start, compose's `depends_on.<service>.condition`.
@@ -71,13 +76,17 @@ pub struct ServicePlan {
     pub kind: WorkloadKind,
     pub replicas: i32,
     pub depends_on: Vec<Dependency>,
-    /// The workload first, then its Services, then its NetworkPolicy.
+    /// The workload first, then its Services, then its NetworkPolicy; nothing for a
+    /// service that runs in another's pod.
     pub objects: Vec<Object>,
+    /// The compose service whose pod runs this one (`network_mode: service:<it>`); `name`
+    /// and `kind` are then that workload's.
+    pub attached_to: Option<String>,
 }
 
 impl ServicePlan {
-    pub fn workload(&self) -> &Object {
-        &self.objects[0]
+    pub fn workload(&self) -> Option<&Object> {
+        self.objects.first()
     }
 }
 
@@ -95,9 +104,21 @@ impl Translation {
     }
 }
 
+/// What the translation knows of where the stack lands, beyond its namespace's name.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    /// The Pod Security level the namespace enforces.
+    pub pod_security: admission::PodSecurityLevel,
+}
+
+/// Translates a stack for a namespace that enforces no Pod Security level.
+pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
+    translate_for(stack, namespace, &Target::default(), spec, policy)
+}
+
 /// Translates a stack. Every problem is reported together; on any error nothing is returned,
 /// so a stack is never half-applied.
-pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
+pub fn translate_for(stack: &str, namespace: &str, target: &Target, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
     let sources = Sources { compose: &spec.compose, overrides: &spec.overrides, variables: &spec.variables, profiles: &spec.profiles };
     let mut loaded = load::load(&sources)?;
     let mut report = Report::default();
@@ -115,6 +136,10 @@ pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: 
         ));
     }
     validate(&loaded.file, &mut report);
+    check_object_estimate(&loaded.file, &mut report);
+    if report.has_errors() {
+        return Err(report.into_diagnostics(|d| loaded.locate(d)));
+    }
     let networks = network::layout(&loaded.file, spec.network_policies(), &mut report);
     let settings = loaded
         .file
@@ -123,16 +148,68 @@ pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: 
         .map(|(name, service)| (name.clone(), kubernetes::settings(service, &Path::root().key("services").key(name), &mut report)))
         .collect();
     let volume_claims = volume_claims(&loaded.file, &mut report);
-    let translation = Translator { stack, spec, policy, file: &loaded.file, networks, settings, volume_claims }.translate(&mut report);
+    let files = spec.project_files();
+    let one_shot = workload::one_shot_services(&loaded.file);
+    let translator = Translator { stack, spec, policy, target, file: &loaded.file, networks, settings, volume_claims, files: &files, one_shot };
+    let mut translation = translator.translate(&mut report);
+    check_output_size(&translation, &mut report);
     if report.has_errors() {
         return Err(report.into_diagnostics(|d| loaded.locate(d)));
     }
-    let mut translation = translation;
     for object in translation.services.iter_mut().flat_map(|s| s.objects.iter_mut()).chain(translation.shared.iter_mut()) {
         object.metadata_mut().namespace = Some(namespace.to_string());
     }
     translation.warnings = report.into_warnings();
     Ok(translation)
+}
+
+/// Refuses, before any per-service work, a stack whose object count alone is over the
+/// budget: four objects a service at most, one a link or network alias, config, secret
+/// or volume.
+fn check_object_estimate(file: &ComposeFile, report: &mut Report) {
+    let aliases: usize = file.services.values().map(|s| s.links.len() + s.networks.values().map(|n| n.aliases.len()).sum::<usize>()).sum();
+    let estimate = 4 * file.services.len() + aliases + file.configs.len() + file.secrets.len() + file.volumes.len();
+    if estimate > MAX_OBJECTS {
+        report.error(
+            Diagnostic::new(Path::root().key("services"), format!("the stack would become about {estimate} Kubernetes objects; at most {MAX_OBJECTS} are accepted"))
+                .with_hint("split the project into several ComposeStacks"),
+        );
+    }
+}
+
+/// The objects' count and size, as applied (JSON), against the stack's budget.
+fn check_output_size(translation: &Translation, report: &mut Report) {
+    let count = translation.objects().count();
+    if count > MAX_OBJECTS {
+        report.error(Diagnostic::new(Path::root(), format!("the stack becomes {count} Kubernetes objects; at most {MAX_OBJECTS} are accepted")));
+        return;
+    }
+    let mut bytes = ByteCount(0);
+    for object in translation.objects() {
+        // Writing into a counter cannot fail.
+        let _ = serde_json::to_writer(&mut bytes, &object.to_json());
+        if bytes.0 > MAX_OUTPUT_BYTES {
+            report.error(
+                Diagnostic::new(Path::root(), format!("the stack's objects take more than {MAX_OUTPUT_BYTES} bytes"))
+                    .with_hint("split the project into several ComposeStacks, or move large files into images"),
+            );
+            return;
+        }
+    }
+}
+
+/// Counts what is written to it, and keeps nothing.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Pod-template annotation: the fingerprint of the configs and secrets a service mounts.
@@ -141,44 +218,64 @@ pub const CONTENT_HASH: &str = "compose-operator.dev/content-hash";
 /// What the stack decided once and each service reads.
 #[derive(Clone, Copy)]
 struct ServiceContext<'a> {
-    named_volumes: &'a BTreeMap<String, volumes::NamedVolume>,
+    volumes: &'a volumes::VolumePlan,
     files: &'a configs::FilePlan,
+    project_mounts: &'a volumes::ProjectMounts<'a>,
     aliases: &'a [String],
-    k8s_names: &'a BTreeMap<&'a str, String>,
+    /// The Kubernetes name of the workload that runs each compose service (its own, or,
+    /// for a service sharing another's network, that one's).
+    workloads: &'a BTreeMap<&'a str, String>,
 }
 
 struct Translator<'a> {
     stack: &'a str,
     spec: &'a ComposeStackSpec,
     policy: &'a Policy,
+    target: &'a Target,
     file: &'a ComposeFile,
     networks: network::Layout,
     /// Per compose service: its x-kubernetes settings and kompose labels.
     settings: BTreeMap<String, kubernetes::Settings>,
     /// Per named volume: the claim settings of its own x-kubernetes.
     volume_claims: BTreeMap<String, kubernetes::ClaimSettings>,
+    files: &'a ProjectFiles<'a>,
+    one_shot: BTreeMap<String, workload::OneShot>,
+}
+
+/// One service's container and what it brings into its pod.
+struct PodParts {
+    container: Container,
+    volumes: Vec<Volume>,
+    /// Claim templates it needs: (volume key, claim name).
+    per_replica_claims: Vec<(String, String)>,
+    /// Of the configs, secrets and project files it mounts.
+    fingerprints: Vec<String>,
 }
 
 impl Translator<'_> {
     fn translate(&self, report: &mut Report) -> Translation {
-        let named_volumes = volumes::plan_named_volumes(self.stack, self.file, report);
+        let volumes = volumes::plan(
+            &volumes::PlanInput { stack: self.stack, file: self.file, spec: self.spec, policy: self.policy, files: self.files, one_shot: &self.one_shot },
+            report,
+        );
         let files = configs::plan(
             &configs::PlanInput {
                 stack: self.stack,
                 configs: &self.file.configs,
                 secrets: &self.file.secrets,
                 variables: &self.spec.variables,
-                files: self.spec.project_files(),
+                files: self.files,
                 secret_files: self.spec.secret_files.as_deref(),
             },
             report,
         );
-        let mut shared: Vec<Object> = named_volumes
+        let mut shared: Vec<Object> = volumes
+            .volumes
             .iter()
-            .filter_map(|(volume, plan)| match plan {
-                volumes::NamedVolume::Shared { claim_name } => {
-                    let mut claim = volumes::shared_claim(self.stack, claim_name, self.spec);
-                    self.claim_settings(volume, report).apply(&mut claim);
+            .filter_map(|(key, plan)| match plan {
+                volumes::NamedVolume::Shared { claim_name, access_mode } => {
+                    let mut claim = volumes::standalone_claim(self.stack, claim_name, access_mode, self.spec);
+                    self.claim_settings(key, &volumes, report).apply(&mut claim);
                     Some(Object::PersistentVolumeClaim(claim))
                 }
                 _ => None,
@@ -194,33 +291,100 @@ impl Translator<'_> {
                 Some((name.as_str(), k8s))
             })
             .collect();
-        let aliases = self.aliases(&k8s_names, report);
-        let services: Vec<(ServicePlan, Vec<Object>)> = self
-            .file
-            .services
+        let hosts = sidecar::hosts(self.file, report);
+        let workloads: BTreeMap<&str, String> = k8s_names
             .iter()
-            .filter_map(|(compose_name, service)| {
-                let name = k8s_names.get(compose_name.as_str())?;
-                let service_aliases = aliases.get(name.as_str()).map(Vec::as_slice).unwrap_or_default();
-                let context = ServiceContext { named_volumes: &named_volumes, files: &files, aliases: service_aliases, k8s_names: &k8s_names };
-                self.service(compose_name, name, service, &context, report)
+            .filter_map(|(name, k8s)| match hosts.get(*name) {
+                Some(host) => Some((*name, k8s_names.get(host.as_str())?.clone())),
+                None => Some((*name, k8s.clone())),
             })
             .collect();
-        let (services, project_files): (Vec<ServicePlan>, Vec<Vec<Object>>) = services.into_iter().unzip();
-        // Two services mounting the same project file share its ConfigMap.
-        for object in project_files.into_iter().flatten() {
-            if !shared.iter().any(|o| o.kind() == object.kind() && o.name() == object.name()) {
-                shared.push(object);
+        let aliases = self.aliases(&k8s_names, report);
+        let project_mounts = volumes::ProjectMounts::new(self.stack, self.files);
+        let mut services = Vec::new();
+        for (compose_name, service) in &self.file.services {
+            let Some(name) = k8s_names.get(compose_name.as_str()) else { continue };
+            let service_aliases = aliases.get(name.as_str()).map(Vec::as_slice).unwrap_or_default();
+            let context = ServiceContext { volumes: &volumes, files: &files, project_mounts: &project_mounts, aliases: service_aliases, workloads: &workloads };
+            if let Some(host) = hosts.get(compose_name) {
+                services.extend(self.attached_plan(compose_name, host, service, &context, report));
+                continue;
+            }
+            let attached: Vec<(&str, &Service)> =
+                hosts.iter().filter(|(_, h)| *h == compose_name).map(|(a, _)| (a.as_str(), &self.file.services[a.as_str()])).collect();
+            services.extend(self.service(compose_name, name, service, &attached, &context, report));
+        }
+        // Workloads first, so that a service sharing another's network finds its kind.
+        let kinds: BTreeMap<String, (WorkloadKind, i32)> =
+            services.iter().filter(|plan: &&ServicePlan| plan.attached_to.is_none()).map(|plan| (plan.name.clone(), (plan.kind, plan.replicas))).collect();
+        for plan in services.iter_mut().filter(|plan| plan.attached_to.is_some()) {
+            if let Some((kind, replicas)) = kinds.get(&plan.name) {
+                plan.kind = *kind;
+                plan.replicas = *replicas;
             }
         }
+        shared.extend(project_mounts.into_objects());
         let translation = Translation { services, shared, warnings: Vec::new() };
         check_unique_names(&translation, report);
         translation
     }
 
-    /// The service's plan, and the stack-level objects it needs (its project files).
-    fn service(&self, compose_name: &str, name: &str, service: &Service, context: &ServiceContext, report: &mut Report) -> Option<(ServicePlan, Vec<Object>)> {
-        let ServiceContext { named_volumes, files, aliases, k8s_names } = *context;
+    /// The container of one compose service, with its mounts and what they need.
+    fn pod_parts(&self, compose_name: &str, name: &str, service: &Service, ports: &[PortMapping], expose: &[(u16, Protocol)], context: &ServiceContext, report: &mut Report) -> PodParts {
+        let path = Path::root().key("services").key(compose_name);
+        let service_volumes = volumes::service_volumes(
+            &volumes::VolumeInput {
+                service,
+                path: &path,
+                plan: context.volumes,
+                policy: self.policy,
+                spec: self.spec,
+                files: self.files,
+                project_mounts: context.project_mounts,
+            },
+            report,
+        );
+        let mut container = container::container(
+            &container::ContainerInput {
+                name,
+                service,
+                path: &path,
+                variables: &self.spec.variables,
+                policy: self.policy,
+                ports,
+                expose,
+                files: self.files,
+                secret_env_files: &self.spec.secret_env_files,
+            },
+            report,
+        );
+        let service_files = configs::service_files(service, &path, context.files, report);
+        container.volume_mounts = container::non_empty(service_volumes.mounts.into_iter().chain(service_files.mounts).collect());
+        let mut fingerprints = service_volumes.fingerprints;
+        fingerprints.extend(service_files.fingerprints);
+        for (key, reason) in service.keys_without_kubernetes_meaning() {
+            report.warn(&path.key(key), reason);
+        }
+        self.warn_about_unmapped(service, &path, report);
+        PodParts {
+            container,
+            volumes: service_volumes.volumes.into_iter().chain(service_files.volumes).collect(),
+            per_replica_claims: service_volumes.per_replica_claims,
+            fingerprints,
+        }
+    }
+
+    /// Everything one compose service becomes, with the containers of the services that
+    /// share its network (`network_mode: service:<it>`) in its pod.
+    fn service(
+        &self,
+        compose_name: &str,
+        name: &str,
+        service: &Service,
+        attached: &[(&str, &Service)],
+        context: &ServiceContext,
+        report: &mut Report,
+    ) -> Option<ServicePlan> {
         let path = Path::root().key("services").key(compose_name);
         let membership = self.networks.membership(service);
         let mut ports = parse_ports(service, &path, report);
@@ -229,30 +393,27 @@ impl Translator<'_> {
             ports.iter_mut().for_each(|p| p.published = None);
         }
         let expose = parse_expose(service, &path, report);
-        let service_volumes = volumes::service_volumes(
-            &volumes::VolumeInput { stack: self.stack, service, path: &path, named: named_volumes, policy: self.policy, spec: self.spec },
-            report,
-        );
-        let lifecycle = workload::lifecycle(service, &path, !service_volumes.per_replica_claims.is_empty(), report)?;
-        let mut container = container::container(
-            &container::ContainerInput {
-                name,
-                service,
-                path: &path,
-                variables: &self.spec.variables,
-                policy: self.policy,
-                ports: &ports,
-                expose: &expose,
-                files: self.spec.project_files(),
-                secret_env_files: &self.spec.secret_env_files,
-            },
-            report,
-        );
-        let project_files = service_volumes.project_files;
-        let mut service_files = configs::service_files(service, &path, files, report);
-        service_files.fingerprints.extend(service_volumes.fingerprints);
-        container.volume_mounts = container::non_empty(service_volumes.mounts.into_iter().chain(service_files.mounts).collect());
-        let pod_volumes = service_volumes.volumes.into_iter().chain(service_files.volumes).collect();
+        let mut parts = self.pod_parts(compose_name, name, service, &ports, &expose, context, report);
+        let mut containers = vec![parts.container];
+        let mut depends_on = self.dependencies(service, &path, context.workloads, report);
+        for (attached_name, attached_service) in attached {
+            let Some(container_name) = context.workloads.get(attached_name).and_then(|_| names::kubernetes_name(attached_name).ok()) else { continue };
+            let attached_parts = self.pod_parts(attached_name, &container_name, attached_service, &[], &[], context, report);
+            containers.push(sidecar::merge_into(&mut parts.volumes, attached_parts.container, attached_parts.volumes, &container_name));
+            for claim in attached_parts.per_replica_claims {
+                if !parts.per_replica_claims.contains(&claim) {
+                    parts.per_replica_claims.push(claim);
+                }
+            }
+            parts.fingerprints.extend(attached_parts.fingerprints);
+            let attached_path = Path::root().key("services").key(*attached_name);
+            for dependency in self.dependencies(attached_service, &attached_path, context.workloads, report) {
+                if dependency.service != name && !depends_on.iter().any(|d| d.service == dependency.service) {
+                    depends_on.push(dependency);
+                }
+            }
+        }
+        let lifecycle = workload::lifecycle(service, &path, self.one_shot.get(compose_name).copied(), !parts.per_replica_claims.is_empty(), report)?;
         let mut template = pod::template(
             pod::PodInput {
                 stack: self.stack,
@@ -260,15 +421,15 @@ impl Translator<'_> {
                 service,
                 path: &path,
                 policy: self.policy,
-                container,
-                volumes: pod_volumes,
+                containers,
+                volumes: parts.volumes,
                 restart_policy: lifecycle.restart_policy,
             },
             report,
         );
-        if !service_files.fingerprints.is_empty() {
+        if !parts.fingerprints.is_empty() {
             // A new content changes the template, so the workload rolls its pods.
-            let fingerprint = project_files::fingerprint(service_files.fingerprints.join(",").as_bytes());
+            let fingerprint = project_files::fingerprint(parts.fingerprints.join(",").as_bytes());
             let metadata = template.metadata.get_or_insert_default();
             metadata.annotations.get_or_insert_default().insert(CONTENT_HASH.to_string(), fingerprint);
         }
@@ -289,30 +450,24 @@ impl Translator<'_> {
         } else {
             None
         };
-        for (key, reason) in service.keys_without_kubernetes_meaning() {
-            report.warn(&path.key(key), reason);
-        }
-        self.warn_about_unmapped(service, &path, report);
         let settings = self.settings.get(compose_name).cloned().unwrap_or_default();
         settings.apply_to_pod(&mut template, &path, report);
-        let owns_claims = service
-            .volumes
-            .iter()
-            .filter_map(volumes::named_source)
-            .any(|v| matches!(named_volumes.get(v), Some(volumes::NamedVolume::PerReplica { .. } | volumes::NamedVolume::Shared { .. })));
-        if settings.claims != kubernetes::ClaimSettings::default() && !owns_claims {
+        admission::guard_pod_metadata(&template, service, &path, self.policy, report);
+        let in_pod: Vec<(&str, &Service)> = std::iter::once((compose_name, service)).chain(attached.iter().copied()).collect();
+        admission::fit_pod_security(template.spec.get_or_insert_default(), self.target.pod_security, &in_pod, report);
+        let creates_claims = service.volumes.iter().filter_map(volumes::named_source).any(|v| {
+            matches!(context.volumes.volumes.get(v), Some(volumes::NamedVolume::PerReplica { .. } | volumes::NamedVolume::Shared { .. }))
+        });
+        if settings.claims != kubernetes::ClaimSettings::default() && !creates_claims {
             report
                 .warn(&path.key("labels"), "kompose.volume.* labels size the claims of named volumes, and this service mounts none the stack creates; ignored");
         }
-        let claim_templates = service_volumes
+        let claim_templates = parts
             .per_replica_claims
             .iter()
-            .map(|claim| {
+            .map(|(key, claim)| {
                 let mut template = volumes::claim(claim, "ReadWriteOnce", self.spec);
-                let volume = named_volumes.iter().find(|(_, plan)| matches!(plan, volumes::NamedVolume::PerReplica { claim_name } if claim_name == claim));
-                if let Some((volume, _)) = volume {
-                    self.claim_settings(volume, report).apply(&mut template);
-                }
+                self.claim_settings(key, context.volumes, report).apply(&mut template);
                 template
             })
             .collect();
@@ -322,7 +477,7 @@ impl Translator<'_> {
                 service,
                 path: &path,
                 lifecycle: &lifecycle,
-                metadata: self.workload_metadata(name, service),
+                metadata: self.workload_metadata(name, service, &path, report),
                 selector: names::selector_labels(self.stack, name),
                 template,
                 claim_templates,
@@ -344,27 +499,49 @@ impl Translator<'_> {
             expose: &expose,
             dns_round_robin: dns_round_robin || settings.headless,
             published_type: settings.published_type.unwrap_or_else(|| self.spec.published_service_type()),
-            aliases,
+            aliases: context.aliases,
         });
         settings.apply_to_services(&mut cluster_services);
-        let depends_on = self.dependencies(service, &path, k8s_names, report);
         let mut objects = vec![workload];
         objects.extend(cluster_services.into_iter().map(Object::Service));
         objects.extend(network_policy.map(Object::NetworkPolicy));
-        let plan = ServicePlan {
+        Some(ServicePlan {
             compose_name: compose_name.to_string(),
             name: name.to_string(),
             kind: lifecycle.kind,
             replicas: lifecycle.replicas,
             depends_on,
             objects,
-        };
-        Some((plan, project_files))
+            attached_to: None,
+        })
     }
 
-    /// A named volume's claim settings: its own x-kubernetes, else the kompose labels of
-    /// the services that mount it (the first one's when they differ), else spec.volumes.
-    fn claim_settings(&self, volume: &str, report: &mut Report) -> kubernetes::ClaimSettings {
+    /// A service that shares another's network runs as a container of that one's pod: it
+    /// has no objects of its own, and its status is that workload's.
+    fn attached_plan(&self, compose_name: &str, host: &str, service: &Service, context: &ServiceContext, report: &mut Report) -> Option<ServicePlan> {
+        let path = Path::root().key("services").key(compose_name);
+        sidecar::check_attached(service, &path, host, report);
+        let name = context.workloads.get(compose_name)?.clone();
+        let depends_on = self.dependencies(service, &path, context.workloads, report).into_iter().filter(|d| d.service != name).collect();
+        Some(ServicePlan {
+            compose_name: compose_name.to_string(),
+            name,
+            // Set from the host's plan once it is built.
+            kind: WorkloadKind::Deployment,
+            replicas: 0,
+            depends_on,
+            objects: Vec::new(),
+            attached_to: Some(host.to_string()),
+        })
+    }
+
+    /// A claimed volume's settings. A named volume's: its own x-kubernetes, else the kompose
+    /// labels of the services that mount it (the first one's when they differ), else
+    /// spec.volumes. A host directory's: the x-kubernetes of its mounts.
+    fn claim_settings(&self, volume: &str, plan: &volumes::VolumePlan, report: &mut Report) -> kubernetes::ClaimSettings {
+        if volume.contains('/') {
+            return plan.directory_claims.get(volume).cloned().unwrap_or_default();
+        }
         let own = self.volume_claims.get(volume).cloned().unwrap_or_default();
         let from_services: Vec<(&String, &kubernetes::ClaimSettings)> = self
             .file
@@ -386,15 +563,17 @@ impl Translator<'_> {
         own
     }
 
-    fn workload_metadata(&self, name: &str, service: &Service) -> ObjectMeta {
+    fn workload_metadata(&self, name: &str, service: &Service, path: &Path, report: &mut Report) -> ObjectMeta {
         let mut labels = names::object_labels(self.stack, Some(name));
         let mut annotations = BTreeMap::new();
         for (key, value) in service.deploy.iter().flat_map(|d| d.labels.iter()) {
             let value = value.clone().unwrap_or_default();
             if names::is_valid_label(key, &value) && !names::is_reserved_label(key) {
                 labels.insert(key.clone(), value);
-            } else {
+            } else if names::is_valid_annotation_key(key) {
                 annotations.insert(key.clone(), value);
+            } else {
+                report.warn(&path.key("deploy").key("labels").key(key), names::INVALID_ANNOTATION_KEY);
             }
         }
         ObjectMeta { name: Some(name.to_string()), labels: Some(labels), annotations: (!annotations.is_empty()).then_some(annotations), ..Default::default() }
@@ -471,7 +650,8 @@ impl Translator<'_> {
         by_target
     }
 
-    fn dependencies(&self, service: &Service, path: &Path, k8s_names: &BTreeMap<&str, String>, report: &mut Report) -> Vec<Dependency> {
+    /// The dependencies of a service, on the workloads that run what it depends on.
+    fn dependencies(&self, service: &Service, path: &Path, workloads: &BTreeMap<&str, String>, report: &mut Report) -> Vec<Dependency> {
         service
             .depends_on
             .iter()
@@ -492,7 +672,7 @@ impl Translator<'_> {
                 if dependency.restart.is_some() {
                     report.warn(&path.key("depends_on").key(target).key("restart"), "dependents are not restarted when a dependency is updated; ignored");
                 }
-                Some(Dependency { service: k8s_names.get(target.as_str())?.clone(), condition, required: dependency.required })
+                Some(Dependency { service: workloads.get(target.as_str())?.clone(), condition, required: dependency.required })
             })
             .collect()
     }

@@ -78,6 +78,31 @@ fn is_label_segment(text: &str, allow_dot_underscore: bool) -> bool {
         && text.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
+/// Whether `key` is a valid annotation key: an optional DNS-subdomain prefix and `/`, then a
+/// name of at most 63 characters (`[A-Za-z0-9]` at both ends, `-_.` inside). Compose label
+/// keys such as `traefik.http.middlewares.auth.forwardauth.trustForwardHeader` are not.
+pub fn is_valid_annotation_key(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253 && p.split('.').all(|part| is_label_segment(&part.to_ascii_lowercase(), false)) && p == p.to_ascii_lowercase());
+    prefix_ok && is_label_segment(name, true)
+}
+
+/// The warning for a compose label or annotation whose key Kubernetes cannot carry.
+pub const INVALID_ANNOTATION_KEY: &str =
+    "not a valid Kubernetes annotation key (a name part of at most 63 letters, digits, `-`, `_`, `.`, after an optional DNS prefix and `/`); not copied";
+
+/// Whether `name` is a DNS-1123 label: what a pod's `hostname` and `subdomain` must be.
+pub fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
 /// Labels the operator owns (its domain and subdomains, such as the network labels);
 /// user labels never override them.
 pub fn is_reserved_label(key: &str) -> bool {
@@ -105,6 +130,18 @@ mod tests {
         assert!(is_valid_label("example.com/tier", ""));
         assert!(!is_valid_label("tier", "has space"));
         assert!(!is_valid_label("/x", "a"));
+    }
+
+    #[test]
+    fn annotation_keys() {
+        assert!(is_valid_annotation_key("com.example.tier"));
+        assert!(is_valid_annotation_key("traefik.http.routers.web.rule"));
+        assert!(is_valid_annotation_key("example.com/Tier_1"));
+        assert!(!is_valid_annotation_key("traefik.http.middlewares.auth.forwardauth.trustForwardHeader-and-more-than-sixty-three-chars"));
+        assert!(!is_valid_annotation_key("a b"));
+        assert!(!is_valid_annotation_key("Example.com/x"));
+        assert!(!is_valid_annotation_key(""));
+        assert!(is_dns_label("my-db") && !is_dns_label("my_db") && !is_dns_label("mail.example.com"));
     }
 
     #[test]

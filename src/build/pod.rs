@@ -18,7 +18,8 @@ pub struct PodInput<'a> {
     pub service: &'a Service,
     pub path: &'a Path,
     pub policy: &'a Policy,
-    pub container: Container,
+    /// The service's container first, then those of services sharing its network.
+    pub containers: Vec<Container>,
     pub volumes: Vec<Volume>,
     pub restart_policy: &'static str,
 }
@@ -27,22 +28,27 @@ pub fn template(input: PodInput, report: &mut Report) -> PodTemplateSpec {
     let PodInput { stack, name, service, path, policy, .. } = input;
     let mut labels = names::object_labels(stack, Some(name));
     let mut annotations = BTreeMap::new();
-    for (key, value) in &service.labels {
-        let value = value.clone().unwrap_or_default();
-        if names::is_valid_label(key, &value) && !names::is_reserved_label(key) {
-            labels.insert(key.clone(), value.clone());
+    for (section, entries) in [("labels", &service.labels), ("annotations", &service.annotations)] {
+        for (key, value) in entries {
+            let value = value.clone().unwrap_or_default();
+            if !names::is_valid_annotation_key(key) {
+                report.warn(&path.key(section).key(key), names::INVALID_ANNOTATION_KEY);
+                continue;
+            }
+            if section == "labels" && names::is_valid_label(key, &value) && !names::is_reserved_label(key) {
+                labels.insert(key.clone(), value.clone());
+            }
+            annotations.insert(key.clone(), value);
         }
-        annotations.insert(key.clone(), value);
     }
-    for (key, value) in &service.annotations {
-        annotations.insert(key.clone(), value.clone().unwrap_or_default());
-    }
+    let (hostname, subdomain) = hostname(service, path, report);
     let mut spec = PodSpec {
-        containers: vec![input.container],
+        containers: input.containers,
         volumes: (!input.volumes.is_empty()).then_some(input.volumes),
         restart_policy: Some(input.restart_policy.to_string()),
-        hostname: service.hostname.clone(),
-        host_aliases: host_aliases(service),
+        hostname,
+        subdomain,
+        host_aliases: host_aliases(service, path, report),
         dns_config: dns_config(service),
         termination_grace_period_seconds: service
             .stop_grace_period
@@ -63,16 +69,51 @@ pub fn template(input: PodInput, report: &mut Report) -> PodTemplateSpec {
     }
 }
 
-/// `extra_hosts` entries grouped by address, as hostAliases wants them.
-fn host_aliases(service: &Service) -> Option<Vec<HostAlias>> {
-    let mut by_ip: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+/// `hostname:` as a pod's `hostname` (and `subdomain`), which must be DNS labels: a
+/// fully qualified `mail.example.com` keeps its first label (the pod's domain is the
+/// cluster's), `my_db` becomes `my-db`; what cannot be mapped is refused.
+fn hostname(service: &Service, path: &Path, report: &mut Report) -> (Option<String>, Option<String>) {
+    let Some(written) = service.hostname.as_deref().filter(|h| !h.is_empty()) else { return (None, None) };
+    let path = path.key("hostname");
+    let first = written.split('.').next().unwrap_or(written);
+    let mapped: String = first.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
+    if !names::is_dns_label(&mapped) {
+        report.error(
+            Diagnostic::new(path, format!("`{written}` cannot be a pod's host name"))
+                .with_hint("use letters, digits and `-`, at most 63, starting and ending with a letter or digit"),
+        );
+        return (None, None);
+    }
+    if mapped != written {
+        report.warn(&path, format!("the pod's host name is `{mapped}`: Kubernetes host names are single DNS labels (the domain is the cluster's)"));
+    }
+    (Some(mapped), None)
+}
+
+/// `extra_hosts` entries grouped by address, as hostAliases wants them. Docker's
+/// `host-gateway` (the host's own address) has no fixed address in a cluster.
+fn host_aliases(service: &Service, path: &Path, report: &mut Report) -> Option<Vec<HostAlias>> {
+    let mut by_ip: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (host, ips) in &service.extra_hosts {
+        let host_path = path.key("extra_hosts").key(host);
         for ip in ips {
             let ip = ip.trim_start_matches('[').trim_end_matches(']');
-            by_ip.entry(ip).or_default().push(host.clone());
+            if ip == "host-gateway" {
+                report.warn(&host_path, format!(
+                    "`{host}` → host-gateway (the Docker host's address) has no counterpart in a cluster: not added; reach services on the node through a Service instead"
+                ));
+                continue;
+            }
+            match ip.parse::<std::net::IpAddr>() {
+                Ok(address) => by_ip.entry(address.to_string()).or_default().push(host.clone()),
+                Err(_) => report.error(
+                    Diagnostic::new(host_path.clone(), format!("`{ip}` is not an IP address"))
+                        .with_hint("extra_hosts maps a host name to an address, e.g. db:10.0.0.5"),
+                ),
+            }
         }
     }
-    let aliases: Vec<HostAlias> = by_ip.into_iter().map(|(ip, hostnames)| HostAlias { ip: ip.to_string(), hostnames: Some(hostnames) }).collect();
+    let aliases: Vec<HostAlias> = by_ip.into_iter().map(|(ip, hostnames)| HostAlias { ip, hostnames: Some(hostnames) }).collect();
     (!aliases.is_empty()).then_some(aliases)
 }
 
@@ -112,10 +153,12 @@ fn host_namespaces(spec: &mut PodSpec, service: &Service, path: &Path, policy: &
     spec.host_pid = host("pid", service.pid.as_deref(), report).then_some(true);
     spec.host_ipc = host("ipc", service.ipc.as_deref(), report).then_some(true);
     match service.network_mode.as_deref() {
+        // Sharing another service's network: that service's pod (see `sidecar`).
+        Some(mode) if mode.starts_with("service:") || mode.starts_with("container:") => {}
         None | Some("host" | "bridge" | "default") => {}
         Some("none") => report.warn(&path.key("network_mode"), "pods always have a network in Kubernetes: its NetworkPolicy admits no connections (unless spec.networkPolicies is false), but it can still connect out"),
-        Some(other) => report.error(Diagnostic::new(path.key("network_mode"), format!("`{other}` shares another container's network, which Kubernetes allows only inside one pod"))
-            .with_hint("remove network_mode and reach the other service by its name")),
+        Some(other) => report.error(Diagnostic::new(path.key("network_mode"), format!("unknown network_mode `{other}`"))
+            .with_hint("use bridge, host, none, or service:<name> to share another service's network")),
     }
     for (key, value) in [("pid", service.pid.as_deref()), ("ipc", service.ipc.as_deref())] {
         if let Some(value) = value.filter(|v| *v != "host") {

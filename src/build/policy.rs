@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Args)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
 pub struct Policy {
     /// Allow `privileged: true` containers.
     #[arg(long, env = "COMPOSE_OPERATOR_ALLOW_PRIVILEGED")]
@@ -21,6 +21,14 @@ pub struct Policy {
     /// with --allowed-unsafe-sysctls).
     #[arg(long, env = "COMPOSE_OPERATOR_ALLOW_UNSAFE_SYSCTLS")]
     pub allow_unsafe_sysctls: bool,
+    /// Allow pod annotations and labels that change what a pod's network reaches (Multus
+    /// networks, Calico addresses, service-mesh opt-outs; see the README).
+    #[arg(long, env = "COMPOSE_OPERATOR_ALLOW_NETWORK_ANNOTATIONS")]
+    pub allow_network_annotations: bool,
+    /// Refuse pod annotations and labels whose key starts with this prefix, beyond the
+    /// built-in list (repeatable, or comma-separated).
+    #[arg(long = "deny-pod-annotation", env = "COMPOSE_OPERATOR_DENY_POD_ANNOTATIONS", value_delimiter = ',', value_name = "PREFIX")]
+    pub denied_pod_annotations: Vec<String>,
 }
 
 impl Policy {

@@ -2,7 +2,7 @@
 //! `spec.binaryFiles`): what bind mounts of project files, `configs: file:` and `env_file`
 //! read, since a cluster has no project directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use k8s_openapi::ByteString;
@@ -34,37 +34,42 @@ impl Content<'_> {
     }
 }
 
-/// The project's files by normalized path.
-#[derive(Clone, Copy, Debug)]
+/// The project's files by normalized path, indexed once per translation: a stack may
+/// carry thousands of small files, and every mount and env file looks one up.
+#[derive(Clone, Debug, Default)]
 pub struct ProjectFiles<'a> {
-    pub text: &'a BTreeMap<String, String>,
-    pub binary: &'a BTreeMap<String, String>,
-    /// Directories packed whole.
-    pub directories: &'a [String],
+    files: BTreeMap<String, Content<'a>>,
+    /// Directories packed whole, normalized.
+    directories: BTreeSet<String>,
 }
 
 impl<'a> ProjectFiles<'a> {
+    pub fn new(text: &'a BTreeMap<String, String>, binary: &'a BTreeMap<String, String>, directories: &[String]) -> Self {
+        let text = text.iter().map(|(path, content)| (path, Content::Text(content.as_str())));
+        let binary = binary.iter().map(|(path, content)| (path, Content::Binary(content.as_str())));
+        let files = text.chain(binary).filter_map(|(path, content)| Some((normalize(path).ok()?, content))).collect();
+        let directories = directories.iter().filter_map(|d| normalize(d).ok()).collect();
+        ProjectFiles { files, directories }
+    }
+
     /// The file at a project-relative path, as written in the compose file (`./nginx.conf`).
     pub fn file(&self, path: &str) -> Option<Content<'a>> {
-        let wanted = normalize(path).ok()?;
-        self.entries().find(|(path, _)| *path == wanted).map(|(_, content)| content)
+        self.files.get(&normalize(path).ok()?).copied()
     }
 
     /// Every file below a directory packed whole, with its path relative to that directory;
     /// nothing for a directory that was not packed.
     pub fn directory(&self, path: &str) -> Vec<(String, Content<'a>)> {
         let Ok(directory) = normalize(path) else { return Vec::new() };
-        if !self.directories.iter().any(|packed| normalize(packed).as_deref() == Ok(directory.as_str())) {
+        if !self.directories.contains(&directory) {
             return Vec::new();
         }
         let prefix = if directory.is_empty() { String::new() } else { format!("{directory}/") };
-        self.entries().filter_map(|(path, content)| path.strip_prefix(&prefix).map(|relative| (relative.to_string(), content))).collect()
-    }
-
-    fn entries(&self) -> impl Iterator<Item = (String, Content<'a>)> {
-        let text = self.text.iter().map(|(path, content)| (path, Content::Text(content.as_str())));
-        let binary = self.binary.iter().map(|(path, content)| (path, Content::Binary(content.as_str())));
-        text.chain(binary).filter_map(|(path, content)| Some((normalize(path).ok()?, content)))
+        self.files
+            .range(prefix.clone()..)
+            .take_while(|(path, _)| path.starts_with(&prefix))
+            .map(|(path, content)| (path[prefix.len()..].to_string(), *content))
+            .collect()
     }
 }
 
@@ -131,7 +136,7 @@ mod tests {
         let text = BTreeMap::from([("./conf/a.conf".to_string(), "a".to_string()), ("conf/sub/b.conf".to_string(), "b".to_string())]);
         let binary = BTreeMap::from([("conf/logo.png".to_string(), "iVBORw0KGgo=".to_string())]);
         let directories = ["conf/".to_string()];
-        let files = ProjectFiles { text: &text, binary: &binary, directories: &directories };
+        let files = ProjectFiles::new(&text, &binary, &directories);
         assert_eq!(files.file("conf/a.conf"), Some(Content::Text("a")));
         assert_eq!(files.file("./conf/../conf/sub/b.conf"), Some(Content::Text("b")));
         let mut directory: Vec<String> = files.directory("./conf").into_iter().map(|(path, _)| path).collect();

@@ -1,6 +1,6 @@
 //! The security keys beyond users and capabilities: `sysctls` and `group_add` (pod
-//! security context), `security_opt` (container security context) and the lifecycle hooks
-//! `post_start` / `pre_stop`.
+//! security context, with Docker's default seccomp confinement), `security_opt` (container
+//! security context) and the lifecycle hooks `post_start` / `pre_stop`.
 
 use k8s_openapi::api::core::v1::{
     AppArmorProfile, ExecAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec, SeccompProfile, SecurityContext, Sysctl,
@@ -30,7 +30,8 @@ fn is_safe_sysctl(name: &str) -> bool {
     SAFE_SYSCTLS.contains(&dotted.as_str())
 }
 
-/// `sysctls` and `group_add` → the pod's security context.
+/// `sysctls` and `group_add` → the pod's security context, which also gets the runtime's
+/// default seccomp profile.
 pub fn pod_security(spec: &mut PodSpec, service: &Service, path: &Path, policy: &Policy, report: &mut Report) {
     let mut sysctls = Vec::new();
     for (name, value) in &service.sysctls {
@@ -68,12 +69,13 @@ pub fn pod_security(spec: &mut PodSpec, service: &Service, path: &Path, policy: 
             _ => report.warn(&path.key("group_add").key(index), format!("`{}` is a group name; Kubernetes needs numeric group ids; ignored", group.0)),
         }
     }
-    if sysctls.is_empty() && groups.is_empty() {
-        return;
-    }
     let context = spec.security_context.get_or_insert_with(PodSecurityContext::default);
     context.sysctls = (!sysctls.is_empty()).then_some(sysctls);
     context.supplemental_groups = (!groups.is_empty()).then_some(groups);
+    // Docker confines every container with its default seccomp profile unless told not
+    // to; Kubernetes runs them unconfined unless asked. A container's own
+    // `security_opt: seccomp:unconfined` (with the policy's consent) overrides this.
+    context.seccomp_profile = Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None });
 }
 
 /// `security_opt` → the container's security context (given with privileges and

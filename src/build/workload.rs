@@ -5,10 +5,10 @@
 //! | default                                                   | Deployment                                   |
 //! | mounts a named volume only it uses                        | StatefulSet with a volumeClaimTemplate       |
 //! | `deploy.mode: global`                                     | DaemonSet (named volumes refused)            |
-//! | `restart: "no"`, `restart_policy.condition: none`,        | Job, restartPolicy Never, backoffLimit =     |
-//! | `deploy.mode: replicated-job`                             | `max_attempts` (default 0)                   |
+//! | a one-shot task (see [`one_shot_services`])               | Job, restartPolicy Never, backoffLimit =     |
+//! |                                                           | `max_attempts` (default 0)                   |
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDaemonSet, RollingUpdateDeployment,
@@ -21,7 +21,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::object::Object;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::{Deploy, Service};
+use crate::compose::limits::MAX_REPLICAS;
+use crate::compose::model::{ComposeFile, Deploy, Service};
 use crate::compose::units;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,21 +57,118 @@ pub struct Lifecycle {
     pub backoff_limit: Option<i32>,
 }
 
-pub fn lifecycle(service: &Service, path: &Path, has_per_replica_claims: bool, report: &mut Report) -> Option<Lifecycle> {
+/// Why a service runs once to its end (a Job) rather than for ever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OneShot {
+    /// `deploy.mode: replicated-job`.
+    JobMode,
+    /// Another service waits for it with `condition: service_completed_successfully`.
+    AwaitedCompletion,
+    /// It asks never to be restarted and shows no sign of serving anything.
+    NeverRestarted,
+}
+
+/// `deploy.restart_policy.condition` in swarm's words; docker compose also takes the
+/// `restart:` words there and maps them.
+fn condition_word(condition: &str) -> Option<&'static str> {
+    match condition {
+        "none" | "no" => Some("none"),
+        "on-failure" => Some("on-failure"),
+        "any" | "always" | "unless-stopped" => Some("any"),
+        _ => None,
+    }
+}
+
+/// Whether the service asks never to be restarted: `restart: "no"` or condition none.
+fn never_restarted(service: &Service) -> bool {
+    let condition = service.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()).and_then(|p| p.condition.as_deref());
+    match condition.and_then(condition_word) {
+        Some(word) => word == "none",
+        None => service.restart.as_deref() == Some("no"),
+    }
+}
+
+/// Whether the service asks to be restarted whatever happens (`restart: always`, condition any).
+fn always_restarted(service: &Service) -> bool {
+    let condition = service.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()).and_then(|p| p.condition.as_deref());
+    match condition.and_then(condition_word) {
+        Some(word) => word == "any",
+        None => matches!(service.restart.as_deref(), Some("always" | "unless-stopped")),
+    }
+}
+
+/// The services that run once to their end, decided for the whole stack at once.
+///
+/// `restart: "no"` is Docker's default, so users write it on servers too, where it means
+/// "do not restart my server", not "this is a task". A service is a one-shot task when it
+/// says so (`replicated-job`), when a dependent waits for it to complete, or when it asks
+/// never to be restarted and nothing says it serves: no ports, no healthcheck, and no
+/// dependent waiting for it to start or be healthy. Any other service that asks never to
+/// be restarted runs as a long-running workload, with a warning.
+pub fn one_shot_services(file: &ComposeFile) -> BTreeMap<String, OneShot> {
+    let mut awaited_completion = BTreeSet::new();
+    let mut awaited_running = BTreeSet::new();
+    for service in file.services.values() {
+        for (target, dependency) in &service.depends_on {
+            if dependency.condition == "service_completed_successfully" {
+                awaited_completion.insert(target.as_str());
+            } else {
+                awaited_running.insert(target.as_str());
+            }
+        }
+    }
+    file.services
+        .iter()
+        .filter_map(|(name, service)| {
+            let mode = service.deploy.as_ref().and_then(|d| d.mode.as_deref());
+            let reason = if mode == Some("replicated-job") {
+                OneShot::JobMode
+            } else if mode.is_some_and(|m| m != "replicated") {
+                return None;
+            } else if awaited_completion.contains(name.as_str()) && !always_restarted(service) {
+                OneShot::AwaitedCompletion
+            } else if never_restarted(service) && serves(service).is_none() && !awaited_running.contains(name.as_str()) {
+                OneShot::NeverRestarted
+            } else {
+                return None;
+            };
+            Some((name.clone(), reason))
+        })
+        .collect()
+}
+
+/// What shows that a service serves others, for people: its first port or its healthcheck.
+fn serves(service: &Service) -> Option<String> {
+    if let Some(port) = service.ports.first() {
+        return Some(format!("port {}", port.target));
+    }
+    if let Some(port) = service.expose.first() {
+        return Some(format!("exposed port {port}"));
+    }
+    service.healthcheck.as_ref().filter(|h| h.test.as_ref().is_some_and(|t| t.first().is_some_and(|w| w != "NONE"))).map(|_| "a healthcheck".to_string())
+}
+
+pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_per_replica_claims: bool, report: &mut Report) -> Option<Lifecycle> {
     let deploy = service.deploy.clone().unwrap_or_default();
     let deploy_path = path.key("deploy");
     let replicas = replicas(service, &deploy, path, report)?;
     let restart_policy = deploy.restart_policy.clone().unwrap_or_default();
     let policy_path = deploy_path.key("restart_policy");
 
-    let condition = restart_policy.condition.as_deref();
-    if !matches!(condition, None | Some("none" | "on-failure" | "any")) {
-        report.error(
-            Diagnostic::new(policy_path.key("condition"), format!("unknown condition `{}`", condition.unwrap_or_default()))
-                .with_hint("use none, on-failure or any"),
-        );
-        return None;
-    }
+    let written_condition = restart_policy.condition.as_deref();
+    let condition = match written_condition {
+        None => None,
+        Some(written) => match condition_word(written) {
+            Some(word) => Some(word),
+            None => {
+                report.error(
+                    Diagnostic::new(policy_path.key("condition"), format!("unknown condition `{written}`"))
+                        .with_hint("use none, on-failure or any (or no, always, unless-stopped)"),
+                );
+                return None;
+            }
+        },
+    };
     let restart = service.restart.as_deref();
     let (restart_word, restart_count) = match restart.map(|r| r.split_once(':').unwrap_or((r, ""))) {
         None => (None, ""),
@@ -87,10 +185,18 @@ pub fn lifecycle(service: &Service, path: &Path, has_per_replica_claims: bool, r
     if restart.is_some() && condition.is_some() {
         report.warn(&path.key("restart"), "deploy.restart_policy is set too and takes precedence, as in swarm");
     }
-    let one_shot = match condition {
+    let asked_never = match condition {
         Some(condition) => condition == "none",
         None => restart_word == Some("no"),
     };
+    if asked_never && one_shot.is_none() {
+        let source = if condition.is_some() { policy_path.key("condition") } else { path.key("restart") };
+        let why = serves(service).map_or_else(|| "another service waits for it to start".to_string(), |what| format!("it serves ({what})"));
+        report.warn(&source, format!(
+            "never restart: {why}, so it runs as a long-running workload, which Kubernetes restarts when it exits; a task that should run once has no ports or healthcheck, or a dependent with condition service_completed_successfully"
+        ));
+    }
+    let one_shot = one_shot.is_some();
     let on_failure = condition == Some("on-failure") || (condition.is_none() && restart_word == Some("on-failure"));
     // Warnings name the key the user actually wrote: deploy.restart_policy wins over restart.
     let restart_source = if condition.is_some() { policy_path.key("condition") } else { path.key("restart") };
@@ -174,8 +280,8 @@ fn replicas(service: &Service, deploy: &Deploy, path: &Path, report: &mut Report
         (Some(value), _) | (None, Some(value)) => value?,
         (None, None) => 1,
     };
-    if replicas > 10_000 {
-        report.error(Diagnostic::new(path.key("deploy").key("replicas"), format!("{replicas} replicas is more than this operator accepts (10000)")));
+    if replicas > MAX_REPLICAS {
+        report.error(Diagnostic::new(path.key("deploy").key("replicas"), format!("{replicas} replicas is more than this operator accepts ({MAX_REPLICAS})")));
         return None;
     }
     Some(replicas as i32)

@@ -66,6 +66,6 @@ pub fn run(args: &ConvertArgs) -> Result<String, String> {
     });
     Ok(match args.output {
         Output::Json => serde_json::to_string_pretty(&list).map_err(|e| e.to_string())? + "\n",
-        Output::Yaml => serde_yaml::to_string(&list).map_err(|e| e.to_string())?,
+        Output::Yaml => crate::yaml_writer::to_string(&list),
     })
 }

@@ -80,7 +80,9 @@ impl ComposeInput {
         let dotenv = self.project_directory().join(".env");
         if !self.no_dotenv && dotenv.is_file() {
             let text = std::fs::read_to_string(&dotenv).map_err(|e| format!("cannot read {}: {e}", dotenv.display()))?;
-            let entries = crate::compose::dotenv::parse(&text).map_err(|e| format!("{}: {e}", dotenv.display()))?;
+            // `--var` stands for the shell's environment: it fills `${VAR}` in .env and wins over its values.
+            let overrides: BTreeMap<String, String> = self.variables.iter().cloned().collect();
+            let entries = crate::compose::dotenv::parse(&text, &|name| overrides.get(name).cloned()).map_err(|e| format!("{}: {e}", dotenv.display()))?;
             variables.extend(entries.into_iter().filter_map(|(key, value)| Some((key, value?))));
         }
         variables.extend(self.variables.iter().cloned());

@@ -142,7 +142,7 @@ impl Packed {
 pub fn env_file(project: &Path, path: &str) -> Result<BTreeMap<String, String>, String> {
     let bytes = read(&project.join(path)).map_err(|reason| format!("the secret env file {path}: {reason}"))?;
     let text = String::from_utf8(bytes).map_err(|_| format!("the secret env file {path} is not text"))?;
-    let entries = crate::compose::dotenv::parse(&text).map_err(|e| format!("{path}: {e}"))?;
+    let entries = crate::compose::dotenv::parse(&text, &|_| None).map_err(|e| format!("{path}: {e}"))?;
     Ok(entries.into_iter().filter_map(|(key, value)| Some((key, value?))).collect())
 }
 

@@ -55,9 +55,9 @@ pub fn run(args: &StackArgs) -> Result<String, String> {
         let mut value = serde_json::to_value(&secret).map_err(|e| e.to_string())?;
         value["apiVersion"] = "v1".into();
         value["kind"] = "Secret".into();
-        output.push_str(&serde_yaml::to_string(&value).map_err(|e| e.to_string())?);
+        output.push_str(&crate::yaml_writer::to_string(&value));
         output.push_str("---\n");
     }
-    output.push_str(&serde_yaml::to_string(&stack).map_err(|e| e.to_string())?);
+    output.push_str(&crate::yaml_writer::to_string(&serde_json::to_value(&stack).map_err(|e| e.to_string())?));
     Ok(output)
 }

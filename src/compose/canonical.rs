@@ -29,11 +29,7 @@ use super::diagnostic::{Diagnostic, Path, Report};
 use super::kubernetes::EXTENSION_KEY;
 use super::units::{self, PortMapping};
 
-/// The most ports one service may publish or expose after ranges are expanded. Kubernetes
-/// has no hard limit, but every port becomes a Service port and a container port.
-pub const MAX_PORTS_PER_SERVICE: usize = 200;
-/// The most ports a whole stack may have after ranges are expanded.
-pub const MAX_PORTS_PER_STACK: usize = 1000;
+use super::limits::{MAX_PORTS_PER_SERVICE, MAX_PORTS_PER_STACK};
 
 /// Rewrites a loaded document (extensions already removed) into its canonical form.
 /// Entries that cannot be read are reported at their path and left out.

@@ -10,14 +10,7 @@
 
 use std::fmt;
 
-/// The most errors reported for one stack; the rest are counted ("and 17 more").
-pub const MAX_ERRORS: usize = 50;
-/// The most warnings reported for one stack; the rest are counted.
-pub const MAX_WARNINGS: usize = 100;
-/// The longest message or hint; longer ones are cut (they quote user input).
-pub const MAX_MESSAGE_CHARS: usize = 600;
-/// The longest path segment shown (a service name, a map key).
-pub const MAX_SEGMENT_CHARS: usize = 80;
+pub use super::limits::{MAX_ERRORS, MAX_MESSAGE_CHARS, MAX_SEGMENT_CHARS, MAX_WARNINGS};
 
 /// `text` cut to at most `limit` characters, with an ellipsis when something was cut.
 pub fn truncate(text: &str, limit: usize) -> String {

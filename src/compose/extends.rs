@@ -11,13 +11,9 @@ use super::yaml::{Node, Value};
 /// Keys that tie a service to others, which compose does not allow in a base service.
 const NOT_IN_A_BASE: [&str; 3] = ["links", "volumes_from", "depends_on"];
 
-/// The longest chain of services extending each other. Real projects use one or two
-/// levels; compose sets no limit, but a chain of thousands is only ever an attack.
-pub const MAX_EXTENDS_DEPTH: usize = 32;
-
-/// The most YAML nodes all resolved services may hold together: every extending service
-/// carries a copy of its base, so a small document could otherwise grow without bound.
-pub const MAX_RESOLVED_NODES: usize = 200_000;
+// Every extending service carries a copy of its base, so a small document could otherwise
+// grow without bound: the chain depth and the resolved size are both limited.
+use super::limits::{MAX_EXTENDS_DEPTH, MAX_RESOLVED_NODES};
 
 /// What is known of one service while chains are resolved.
 enum State {

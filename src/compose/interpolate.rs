@@ -8,15 +8,7 @@ use std::collections::BTreeSet;
 use super::diagnostic::{Diagnostic, Path, Report};
 use super::yaml::{Node, Value};
 
-/// Real files nest a default or two; deeper nesting is refused rather than recursed into.
-const MAX_DEPTH: usize = 10;
-
-/// One interpolated string may not exceed this.
-const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
-
-/// All interpolated strings of one document together may not exceed this, so that a
-/// large variable referenced thousands of times cannot exhaust the operator's memory.
-const MAX_TREE_BYTES: usize = 4 * 1024 * 1024;
+use super::limits::{MAX_INTERPOLATED_DOCUMENT_BYTES as MAX_TREE_BYTES, MAX_INTERPOLATED_VALUE_BYTES as MAX_OUTPUT_BYTES, MAX_INTERPOLATION_DEPTH as MAX_DEPTH};
 
 /// How much of the offending text an error message quotes.
 const SNIPPET_CHARS: usize = 40;

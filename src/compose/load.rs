@@ -14,12 +14,7 @@ use super::merge::merge_all;
 use super::model::{ComposeFile, Service};
 use super::yaml::{self, Node};
 
-/// The most override documents accepted; each is capped in size by the YAML layer.
-pub const MAX_OVERRIDES: usize = 16;
-
-/// The most services one stack may have. The largest real projects seen have around a
-/// hundred; each service becomes three to five objects applied one by one.
-pub const MAX_SERVICES: usize = 500;
+use super::limits::{MAX_NETWORKS, MAX_OVERRIDES, MAX_SERVICES};
 
 /// The compose inputs of one stack, independent of where they came from (CLI or CRD).
 #[derive(Clone, Copy, Debug)]
@@ -114,13 +109,15 @@ pub fn service_from_yaml(definition: &str) -> Service {
     loaded.file.services["it"].clone()
 }
 
-/// Refuses a stack with more services than one operator should run as one unit, before
-/// `extends` and the translation do work per service.
+/// Refuses a stack with more services or networks than one operator should run as one
+/// unit, before `extends` and the translation do work per service.
 fn check_service_count(tree: &Node) -> Result<(), Diagnostic> {
-    let count = tree.get("services").and_then(Node::as_map).map_or(0, <[_]>::len);
-    if count > MAX_SERVICES {
-        return Err(Diagnostic::new(Path::root().key("services"), format!("{count} services; a stack has at most {MAX_SERVICES}"))
-            .with_hint("split the project into several ComposeStacks"));
+    for (section, limit) in [("services", MAX_SERVICES), ("networks", MAX_NETWORKS)] {
+        let count = tree.get(section).and_then(Node::as_map).map_or(0, <[_]>::len);
+        if count > limit {
+            return Err(Diagnostic::new(Path::root().key(section), format!("{count} {section}; a stack has at most {limit}"))
+                .with_hint("split the project into several ComposeStacks"));
+        }
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ pub mod dotenv;
 pub mod extends;
 pub mod interpolate;
 pub mod kubernetes;
+pub mod limits;
 pub mod load;
 pub mod merge;
 pub mod model;

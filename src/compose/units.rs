@@ -7,9 +7,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// The most ports one range may expand to: each becomes a Service and container port,
-/// and a Service with thousands of ports is never what the user meant.
-pub const MAX_PORTS_PER_RANGE: u16 = 100;
+pub use super::limits::MAX_PORTS_PER_RANGE;
 
 /// No node has more; anything larger is a typo (e.g. millicores written as cpus).
 const MAX_CPUS: u64 = 4096;

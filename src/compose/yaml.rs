@@ -12,9 +12,7 @@ use serde_saphyr::{Spanned, Tagged};
 
 use super::diagnostic::{Diagnostic, Location, Path};
 
-/// The largest compose document accepted, in bytes. Real stacks are a few KiB;
-/// a ComposeStack object must fit in etcd's ~1.5 MiB anyway.
-pub const MAX_INPUT_BYTES: usize = 256 * 1024;
+pub use super::limits::MAX_INPUT_BYTES;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {

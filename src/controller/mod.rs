@@ -97,7 +97,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let server = http::serve(args.metrics_addr, health.clone()).await.map_err(|e| format!("cannot serve on {}: {e}", args.metrics_addr))?;
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     let recorder = Recorder::new(client.clone(), Reporter { controller: names::OPERATOR.into(), instance: Some(identity.clone()) });
-    let context = Arc::new(Context::new(client.clone(), recorder, args.policy, Duration::from_secs(args.requeue_seconds), metrics));
+    let context = Arc::new(Context::new(client.clone(), recorder, args.policy.clone(), Duration::from_secs(args.requeue_seconds), metrics));
     let shutdown = shutdown_signal();
 
     let result = if args.leader_election {

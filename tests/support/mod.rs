@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod validity;
+
 use std::collections::BTreeMap;
 
 use compose_operator::api::{BindMounts, ComposeStackSpec};
@@ -36,7 +38,15 @@ pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
     let settings = serde_saphyr::from_str::<WithSettings>(compose).ok().and_then(|w| w.settings).unwrap_or_default();
     let policy = match settings.policy.as_deref() {
         Some("all") => {
-            Policy { allow_privileged: true, allow_host_paths: true, allow_capabilities: true, allow_host_namespaces: true, allow_unsafe_sysctls: true }
+            Policy {
+                allow_privileged: true,
+                allow_host_paths: true,
+                allow_capabilities: true,
+                allow_host_namespaces: true,
+                allow_unsafe_sysctls: true,
+                allow_network_annotations: true,
+                denied_pod_annotations: Vec::new(),
+            }
         }
         _ => Policy::default(),
     };
@@ -50,7 +60,11 @@ pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
         binary_files: settings.binary_files,
         directories: settings.directories,
         secret_files: settings.secret_files,
-        bind_mounts: settings.bind_mounts.as_deref().map(|b| if b == "Drop" { BindMounts::Drop } else { BindMounts::Refuse }),
+        bind_mounts: settings.bind_mounts.as_deref().map(|b| match b {
+            "Drop" => BindMounts::Drop,
+            "Refuse" => BindMounts::Refuse,
+            _ => BindMounts::Claim,
+        }),
         network_policies: settings.network_policies,
         ..Default::default()
     };
@@ -67,7 +81,7 @@ pub fn render(stack: &str, spec: &ComposeStackSpec, policy: &Policy) -> String {
             }
             for object in translation.objects() {
                 text.push_str("---\n");
-                text.push_str(&serde_yaml::to_string(&object.to_json()).unwrap());
+                text.push_str(&compose_operator::yaml_writer::to_string(&object.to_json()));
             }
             text
         }
