@@ -131,14 +131,15 @@ pub struct ServiceVolumes {
     pub fingerprints: Vec<String>,
 }
 
-/// One parsed mount, whatever syntax it was written in.
-struct Mount<'a> {
-    kind: &'a str,
-    source: Option<&'a str>,
-    target: &'a str,
-    read_only: bool,
-    sub_path: Option<&'a str>,
-    tmpfs_size: Option<&'a Scalar>,
+/// One parsed mount, whatever syntax it was written in. Public for the conformance test,
+/// which compares it with compose-go's long syntax.
+pub struct Mount<'a> {
+    pub kind: &'a str,
+    pub source: Option<&'a str>,
+    pub target: &'a str,
+    pub read_only: bool,
+    pub sub_path: Option<&'a str>,
+    pub tmpfs_size: Option<&'a Scalar>,
 }
 
 pub struct VolumeInput<'a> {
@@ -175,7 +176,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
     result
 }
 
-fn parse_mount<'a>(mount: &'a ComposeMount, path: &Path, report: &mut Report) -> Option<Mount<'a>> {
+pub fn parse_mount<'a>(mount: &'a ComposeMount, path: &Path, report: &mut Report) -> Option<Mount<'a>> {
     match mount {
         ComposeMount::Short(text) => {
             let parts: Vec<&str> = text.split(':').collect();
