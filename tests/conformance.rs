@@ -202,3 +202,31 @@ fn our_loader_agrees_with_compose_go_or_the_difference_is_documented() {
         report::write();
     }
 }
+
+/// A further corpus of one's own (`COMPOSE_CONFORMANCE_EXTRA=DIR`), kept out of the
+/// repository: nothing may panic, and the shares and the disagreements with compose-go
+/// are printed (`--nocapture`). Without the variable the test does nothing.
+#[test]
+fn an_extra_corpus_translates_without_panics() {
+    let Some(dir) = std::env::var_os("COMPOSE_CONFORMANCE_EXTRA").map(PathBuf::from) else { return };
+    assert!(dir.is_dir(), "COMPOSE_CONFORMANCE_EXTRA={} is not a directory", dir.display());
+    let dir = std::fs::canonicalize(&dir).unwrap();
+    let projects = corpus::projects(&dir, "extra");
+    let oracle = oracle::binary();
+    let (mut alone_ok, mut project_ok, mut differs, mut panics) = (0, 0, Vec::new(), Vec::new());
+    for project in &projects {
+        let outcomes = [guarded(|| alone(project)), guarded(|| as_project(project))];
+        alone_ok += usize::from(outcomes[0].starts_with("converts"));
+        project_ok += usize::from(outcomes[1].starts_with("converts"));
+        let verdict = oracle.as_ref().map(|o| guarded(|| verdict(o, project))).unwrap_or_default();
+        if verdict.starts_with("differs") {
+            differs.push(format!("{}\t{}", project.name, verdict.replace(&format!("{}/", dir.display()), "")));
+        }
+        if outcomes.iter().chain([&verdict]).any(|o| o.starts_with("PANIC: ")) {
+            panics.push(project.name.clone());
+        }
+    }
+    println!("{} projects: {alone_ok} translate alone, {project_ok} as a project", projects.len());
+    println!("{} disagree with compose-go:\n{}", differs.len(), differs.join("\n"));
+    assert!(panics.is_empty(), "panicked on {panics:?}");
+}

@@ -47,13 +47,20 @@ pub fn root() -> Option<PathBuf> {
     if default.is_dir() {
         return Some(default);
     }
-    eprintln!(
+    skipped(&format!(
         "SKIPPED: the conformance corpora are not at {} and {VARIABLE} is not set; set {VARIABLE} to a folder \
          holding {} (the project's ../shared/conformance) to run these tests",
         default.display(),
         CORPORA.join("/, ") + "/",
-    );
+    ));
     None
+}
+
+/// Says why a test skipped where `cargo test` shows it: straight to stderr, past the test
+/// harness' capture of `eprintln!`, so a fresh clone's run says what it left out.
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{reason}");
 }
 
 /// One corpus' folder; panics when the conformance directory lacks it.

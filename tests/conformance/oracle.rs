@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value as Json;
 
-use super::corpus::Project;
+use super::corpus::{Project, skipped};
 
 pub const VARIABLE: &str = "COMPOSE_ORACLE";
 
@@ -23,11 +23,11 @@ pub fn binary() -> Option<PathBuf> {
     if path.is_file() {
         return Some(path);
     }
-    eprintln!(
+    skipped(&format!(
         "SKIPPED: the compose-go oracle is not built ({} is missing); build it with `bash e2e/build-oracle.sh` \
          (Go and the Go module proxy) or point {VARIABLE} at it to run the differential test",
         path.display()
-    );
+    ));
     None
 }
 
