@@ -115,15 +115,40 @@ fn verdict(stack: Option<&ComposeStack>) -> Option<String> {
             let message = status.conditions.iter().find(|c| c.type_ == "Stalled").map(|c| c.message.clone()).unwrap_or_default();
             Some(format!("Stalled: {message}"))
         }
-        // A pod waiting for a claim that does not exist (an `external: true` volume nobody
-        // created) waits forever, and the status says so.
+        // Some waits never end here, and the status says so: settle on them rather than on
+        // the deadline.
         _ => status
             .services
             .iter()
             .filter_map(|s| s.message.as_deref())
-            .find(|m| m.contains("cannot be scheduled") && m.contains("persistentvolumeclaim") && m.contains("not found"))
-            .map(|m| format!("not Ready: {m}")),
+            .find(|m| waits_forever(m, &status.services))
+            .map(|m| format!("not Ready: {}", without_pod_names(m))),
     }
+}
+
+/// `pod web-78b654c48b-knppb` as `a pod`: the record must not change with every run.
+fn without_pod_names(message: &str) -> String {
+    let mut words = message.split(' ').peekable();
+    let mut out = Vec::new();
+    while let Some(word) = words.next() {
+        if word == "pod" && words.peek().is_some_and(|next| next.matches('-').count() >= 2) {
+            words.next();
+            out.push("a pod");
+        } else {
+            out.push(word);
+        }
+    }
+    out.join(" ")
+}
+
+/// A pod that needs a claim nobody creates (an `external: true` volume) or a node kwok does
+/// not have (`platform: linux/386`), or a service waiting for a long-running one to complete.
+fn waits_forever(message: &str, services: &[compose_operator::api::ServiceStatus]) -> bool {
+    let unschedulable = message.contains("cannot be scheduled")
+        && ((message.contains("persistentvolumeclaim") && message.contains("not found")) || message.contains("didn't match Pod's node affinity/selector"));
+    let awaited = message.strip_prefix("waiting for ").and_then(|rest| rest.strip_suffix(": service_completed_successfully"));
+    let never_completes = awaited.is_some_and(|name| services.iter().any(|s| s.name == name && s.kind != "Job"));
+    unschedulable || never_completes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,7 +77,18 @@ pub fn write() {
     }
     page.push_str(
         "and YAML that is not compose is left out (Compose Bridge's expected output in\n\
-         `docker-compose/bridge/expected-*`).\n\n",
+         `docker-compose/bridge/expected-*`). Per directory, what that means:\n\n\
+         - compose-go `loader-testdata/extends/`, `include/`, `combined/`, `subdir/`: bases and included\n\
+         files, each also loaded alone; the files that extend or include them read them (compose-go) or\n\
+         are refused for reading another file (we);\n\
+         - compose-go `loader-testdata/remote/`: `extends: {file: remote:...}` needs a remote loader; the\n\
+         oracle has none (no network), so compose-go refuses those as we do;\n\
+         - compose-go `compose-depends-on-*`, `compose-include-cycle.yaml`, `empty.yaml`, docker-compose\n\
+         `wrong-composefile/`: meant to be refused;\n\
+         - docker-compose `dotenv/development/compose.yaml`: its tests run it from `dotenv/` (whose `.env`\n\
+         names it in COMPOSE_FILE); here it is a project in its own directory with its own `.env`;\n\
+         - docker-compose `logs-test/cat.yaml`, `project-volume-bind-test/`: their tests set `FILE` and\n\
+         `TEST_DIR`; here they are unset, as for a user who has not set them.\n\n",
     );
 
     page.push_str(
