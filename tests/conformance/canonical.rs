@@ -4,9 +4,9 @@
 //! ports, volumes, depends_on, healthcheck and deploy. Units are numbers (bytes,
 //! millicores, milliseconds), defaults are written out, empty is absent.
 //!
-//! This is the one place that knows both loaders' output. It reads today's
-//! `compose::load::Loaded`; when `compose/` hands back a canonical project, only
-//! [`ours`] changes.
+//! This is the one place that knows both loaders' output. Ours is `compose::load`'s
+//! canonical model (every short syntax already in its long form), so [`ours`] only
+//! resolves what compose-go resolves at load time: env_file contents and bind paths.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -14,11 +14,9 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{Map, Value as Json, json};
 
 use compose_operator::build::project_files::{Content, ProjectFiles};
-use compose_operator::build::volumes::parse_mount;
-use compose_operator::compose::diagnostic::{Path as ComposePath, Report};
 use compose_operator::compose::dotenv;
 use compose_operator::compose::load::Loaded;
-use compose_operator::compose::model::{Command, Deploy, Healthcheck, Port, ResourceAmounts, Scalar, Service};
+use compose_operator::compose::model::{Deploy, Healthcheck, ResourceAmounts, Scalar, Service};
 use compose_operator::compose::units;
 
 /// The compared keys, in the order differences are reported.
@@ -115,49 +113,32 @@ pub fn compose_go(project: &Json) -> Json {
     json!({ "services": services })
 }
 
-/// What our loader makes of a project, in the common shape; `Err` when a value compose-go
-/// would have turned into its long form is refused here (a short port or volume, a unit).
+/// What our loader makes of a project, in the common shape; `Err` when the canonical step
+/// refused an entry or a value cannot be read (a unit, an env file).
 /// `project_dir` resolves relative bind sources as compose-go does; `files` are the project
 /// files `stack` packed (env files are read from there, as the translation reads them).
 pub fn ours(loaded: &Loaded, files: ProjectFiles, variables: &BTreeMap<String, String>, project_dir: &Path) -> Result<Json, String> {
-    let mut report = Report::default();
+    if let Some(error) = loaded.errors.first() {
+        return Err(error.to_string());
+    }
     let mut services = Map::new();
     for (name, service) in &loaded.file.services {
-        let path = ComposePath::root().key("services").key(name);
         let mut out = Map::new();
         put(&mut out, "image", service.image.clone().map(Json::from).unwrap_or(Json::Null));
-        put(&mut out, "command", command(service.command.as_ref()));
-        put(&mut out, "entrypoint", command(service.entrypoint.as_ref()));
+        put(&mut out, "command", json!(service.command));
+        put(&mut out, "entrypoint", json!(service.entrypoint));
         put(&mut out, "environment", environment(service, files, variables)?);
-        let mut ports = Vec::new();
-        for (index, entry) in service.ports.iter().enumerate() {
-            match entry {
-                Port::Short(text) => {
-                    let mappings = report.check(&path.key("ports").key(index), units::parse_port_short(&text.0));
-                    for m in mappings.into_iter().flatten() {
-                        ports.push(port(u64::from(m.target), m.published.map(|p| p.to_string()), m.host_ip.clone(), m.protocol.as_compose()));
-                    }
-                }
-                Port::Long(long) => {
-                    let target = long.target.as_u32().map_err(|e| format!("{path}.ports.{index}.target: {e}"))?;
-                    ports.push(port(
-                        u64::from(target),
-                        long.published.as_ref().map(|p| p.0.clone()),
-                        long.host_ip.clone(),
-                        long.protocol.as_deref().unwrap_or("tcp"),
-                    ));
-                }
-            }
-        }
-        put(&mut out, "ports", Json::Array(ports));
-        let mut volumes = Vec::new();
-        for (index, entry) in service.volumes.iter().enumerate() {
-            if let Some(mount) = parse_mount(entry, &path.key("volumes").key(index), &mut report) {
-                let source = mount.source.filter(|s| !s.is_empty()).map(|s| if mount.kind == "bind" { resolve(project_dir, s) } else { s.to_string() });
-                volumes.push(volume(mount.kind, source, mount.target, mount.read_only));
-            }
-        }
-        put(&mut out, "volumes", Json::Array(volumes));
+        let ports = service.ports.iter().map(|p| {
+            let published = p.published.map(|(first, last)| if first == last { first.to_string() } else { format!("{first}-{last}") });
+            port(u64::from(p.target), published, p.host_ip.clone(), &p.protocol)
+        });
+        put(&mut out, "ports", Json::Array(ports.collect()));
+        let volumes = service.volumes.iter().map(|v| {
+            let source = v.source.as_deref().filter(|s| !s.is_empty()).map(|s| if v.kind == "bind" { resolve(project_dir, s) } else { s.to_string() });
+            let read_only = v.read_only.as_ref().and_then(|r| r.as_bool().ok()).unwrap_or(false);
+            volume(&v.kind, source, &v.target, read_only)
+        });
+        put(&mut out, "volumes", Json::Array(volumes.collect()));
         let depends_on: Map<String, Json> =
             service.depends_on.iter().map(|(name, d)| (name.clone(), dependency_shape(&d.condition, d.required, d.restart.unwrap_or(false)))).collect();
         put(&mut out, "depends_on", Json::Object(depends_on));
@@ -169,10 +150,7 @@ pub fn ours(loaded: &Loaded, files: ProjectFiles, variables: &BTreeMap<String, S
         }
         services.insert(name.clone(), Json::Object(out));
     }
-    match report.errors.first() {
-        Some(error) => Err(error.to_string()),
-        None => Ok(json!({ "services": services })),
-    }
+    Ok(json!({ "services": services }))
 }
 
 /// The differences between two canonical projects, one line each (`service.key: compose-go
@@ -281,15 +259,6 @@ fn deploy_shape(
     Json::Object(out)
 }
 
-/// A shell-form string splits into words as compose does it (POSIX shell rules).
-fn command(command: Option<&Command>) -> Json {
-    match command {
-        Some(Command::Shell(text)) => shell_words::split(text).map_or_else(|_| json!([text]), |w| json!(w)),
-        Some(Command::Exec(items)) => json!(items.iter().map(|s| s.0.clone()).collect::<Vec<_>>()),
-        None => Json::Null,
-    }
-}
-
 /// env_file entries in order, then `environment:` over them; a `KEY` without a value takes
 /// it from the project's variables, else stays unset (null), as in compose-go.
 fn environment(service: &Service, files: ProjectFiles, variables: &BTreeMap<String, String>) -> Result<Json, String> {
@@ -315,11 +284,7 @@ fn environment(service: &Service, files: ProjectFiles, variables: &BTreeMap<Stri
 }
 
 fn healthcheck(h: &Healthcheck) -> Result<Json, String> {
-    let test = match &h.test {
-        Some(Command::Shell(text)) => json!(["CMD-SHELL", text]),
-        Some(Command::Exec(items)) => json!(items.iter().map(|s| s.0.clone()).collect::<Vec<_>>()),
-        None => Json::Null,
-    };
+    let test = json!(h.test);
     let duration = |value: &Option<String>| value.as_deref().map(|d| millis(units::parse_duration(d)));
     let retries = h.retries.as_ref().map(Scalar::as_u32).transpose()?.map(u64::from);
     let disable = h.disable.as_ref().map(Scalar::as_bool).transpose()?.unwrap_or(false);
