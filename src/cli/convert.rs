@@ -59,12 +59,17 @@ pub fn run(args: &ConvertArgs) -> Result<String, String> {
     for warning in &translation.warnings {
         eprintln!("warning: {warning}");
     }
+    print(&translation, args.output)
+}
+
+/// The objects as the `kind: List` `convert` prints (the e2e suite dry-runs exactly this text).
+pub fn print(translation: &build::Translation, output: Output) -> Result<String, String> {
     let list = serde_json::json!({
         "apiVersion": "v1",
         "kind": "List",
         "items": translation.objects().map(build::Object::to_json).collect::<Vec<_>>(),
     });
-    Ok(match args.output {
+    Ok(match output {
         Output::Json => serde_json::to_string_pretty(&list).map_err(|e| e.to_string())? + "\n",
         Output::Yaml => crate::yaml_writer::to_string(&list),
     })
