@@ -7,7 +7,7 @@
 #                            etcd, kwok, helm, kstatus
 #   real-node                kubelet, kube-proxy, containerd, containerd-shim-runc-v2, ctr, runc,
 #                            the CNI plugins bridge/host-local/loopback/portmap, coredns,
-#                            network-policies (kube-network-policies)
+#                            kube-router (its NetworkPolicy firewall only)
 #   release                  crane (OCI images: `make image`, the real node's test images),
 #                            actionlint (the release workflow, `make lint`)
 #
@@ -88,7 +88,7 @@ case "$group" in
     key="k8s-$K8S_VERSION-$(key_inputs | sha256sum | cut -c1-16)"
     ;;
   real-node)
-    modules=(cni-plugins containerd coredns k8s-node network-policies runc)
+    modules=(cni-plugins containerd coredns k8s-node kube-router runc)
     key_inputs() {
       echo "recipe=$recipe go=$go_version $(go env GOOS)/$(go env GOARCH)"
       cat "$here/versions.env" "$here/node-versions.env"
@@ -123,7 +123,7 @@ case "$group" in
     check_pin runc github.com/opencontainers/runc "$RUNC_VERSION"
     check_pin cni-plugins github.com/containernetworking/plugins "$CNI_PLUGINS_VERSION"
     check_pin coredns github.com/coredns/coredns "$COREDNS_VERSION"
-    check_pin network-policies sigs.k8s.io/kube-network-policies "$KUBE_NETWORK_POLICIES_VERSION"
+    check_pin kube-router github.com/cloudnativelabs/kube-router/v2 "$KUBE_ROUTER_VERSION"
     ;;
   release)
     check_pin crane github.com/google/go-containerregistry "$CRANE_VERSION"
@@ -222,7 +222,8 @@ case "$group" in
     build loopback cni-plugins "$cni/plugins/main/loopback" ""
     build portmap cni-plugins "$cni/plugins/meta/portmap" ""
     build coredns coredns . ""
-    build network-policies network-policies . ""
+    build kube-router kube-router github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
+      "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION"
     ;;
   release)
     build crane crane github.com/google/go-containerregistry/cmd/crane ""

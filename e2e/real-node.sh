@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The real node of the e2e cluster, sourced by e2e/cluster.sh (see e2e/README.md, "The real
 # node"): containerd + runc, the kubelet, the CNI bridge, kube-proxy (nftables), CoreDNS and
-# kube-network-policies, every one a process of cluster.sh's, all inside one network namespace
+# kube-router's NetworkPolicy firewall, every one a process of cluster.sh's, all inside one network namespace
 # the harness creates. That namespace is the node: its iptables/nftables rules, its bridge, its
 # ports and its routes are its own, so two clusters on one machine do not meet, and the
 # machine's own network is never touched (the host keeps ip_forward off).
@@ -21,7 +21,7 @@ real_dns_ip=10.96.0.10
 real_label=compose-operator.dev/e2e-node
 real_slots_lock=/run/compose-operator-e2e.lock
 # Start order; `down` stops them in reverse.
-real_components=(containerd kubelet kube-proxy coredns network-policies)
+real_components=(containerd kubelet kube-proxy coredns kube-router)
 
 real_dir() { echo "$state/node"; }
 
@@ -42,12 +42,13 @@ real_node_unavailable() {
   ip netns del "$probe" 2>/dev/null || true
 }
 
-# Debian packages the node's processes call: nft (kube-proxy, the egress rule), iptables
-# (the kubelet's canary chains), conntrack (kube-proxy's UDP cleanup).
+# Debian packages the node's processes call: nft (kube-proxy, the egress rule), iptables and
+# ipset (kube-router's firewall, the kubelet's canary chains), conntrack (kube-proxy's UDP cleanup).
 real_node_packages() {
   local missing=()
   command -v nft >/dev/null || missing+=(nftables)
   command -v iptables >/dev/null || missing+=(iptables)
+  command -v ipset >/dev/null || missing+=(ipset)
   command -v conntrack >/dev/null || missing+=(conntrack)
   ((${#missing[@]} == 0)) && return 0
   command -v apt-get >/dev/null || die "the real node needs ${missing[*]}"
@@ -379,10 +380,16 @@ real_node_up() {
   start_in_node kube-proxy --config="$dir/kube-proxy.yaml"
   real_dns_objects | kc apply -f - >/dev/null
   start_in_node coredns -conf "$dir/Corefile" -dns.port 53
-  start_in_node network-policies -kubeconfig "$state/kubeconfig" -node-name "$real_node_name"
+  # kube-router's firewall only (no routing, no service proxy, no CNI): NetworkPolicies as
+  # iptables rules and ipsets, in the node's FORWARD chain (bridged traffic included).
+  start_in_node kube-router --kubeconfig="$state/kubeconfig" --hostname-override="$real_node_name" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+    --enable-cni=false --enable-ipv4=true --enable-ipv6=false --metrics-port=0 --health-port=20244 \
+    --service-cluster-ip-range="$(real_var service_cidr)"
   wait_for "the real node $real_node_name is Ready" kubelet real_node_ready
   wait_for "kube-proxy is healthy" kube-proxy kube_proxy_healthy
   wait_for "CoreDNS is ready" coredns in_node curl -sf --max-time 2 http://127.0.0.1:10255/ready
+  wait_for "kube-router's firewall is healthy" kube-router in_node curl -sf --max-time 2 http://127.0.0.1:20244/healthz
 }
 
 # Stops the node's processes, then removes what they leave behind: the pods' processes and

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{DeleteParams, ListParams, PostParams};
 use serde_json::json;
 
 use compose_operator::api::ComposeStack;
@@ -62,31 +62,30 @@ async fn pods_reach_the_cluster_and_nothing_outside_it() {
     let outside_name = exec(&ns.name, &client, None, &["nslookup", "example.com"], SHORT).await;
     assert!(!outside_name.success() || !outside_name.stdout.contains("Address: 9"), "example.com must not resolve: {outside_name:?}");
 
-    // Outside the cluster: an address on an interface of the test's own, in the node's namespace,
+    // Outside the cluster: an address on an interface of the test's own in the node's namespace,
     // with a server the node itself reaches; a pod's connection there is dropped by the rule.
     let outside = "10.253.0.1";
-    let interface = "co-e2e-outside";
-    let setup = in_node_netns(
-        &local,
-        &["sh", "-c", &format!("ip link add {interface} type dummy && ip addr add {outside}/32 dev {interface} && ip link set {interface} up")],
-        SHORT,
-    )
-    .await;
-    assert!(setup.success(), "dummy interface: {setup:?}");
+    let interface = "co-e2e-out";
+    // (A veth pair: the kernel here has no dummy driver.)
+    let setup = format!(
+        "ip link add {interface} type veth peer name {interface}-p && ip addr add {outside}/32 dev {interface} && ip link set {interface}-p up && ip link set {interface} up"
+    );
+    let setup = in_node_netns(&local, &["sh", "-c", &setup], SHORT).await;
+    assert!(setup.success(), "the test's interface: {setup:?}");
     let _cleanup = scopeguard_interface(local.clone(), interface);
     let mut server = std::process::Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", local.netns))
-        .args(["--", "busybox", "nc", "-lk", "-p", "8099", "-s", outside, "-e", "echo", "outside-answers"])
+        .args(["--", "busybox", "nc", "-ll", "-p", "8099", "-e", "echo", "outside-answers"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start a server in the node's namespace (busybox-static)");
     let from_node = wait_for_node_reaches(&local, outside).await;
-    assert!(from_node.contains("outside-answers"), "the node reaches the outside server: {from_node}");
     let counter_before = egress_drops(&local).await;
     let from_pod = exec(&ns.name, &client, None, &["timeout", "5", "nc", outside, "8099"], SHORT).await;
     let _ = server.kill();
     let _ = server.wait();
+    assert!(from_node.contains("outside-answers"), "the node reaches the outside server: {from_node}");
     assert!(!from_pod.stdout.contains("outside-answers"), "a pod reached an address outside the cluster: {from_pod:?}");
     assert!(egress_drops(&local).await > counter_before, "the egress rule's counter did not move: the connection failed for another reason");
 
@@ -243,8 +242,7 @@ async fn the_chart_runs_the_operator_image_in_cluster() {
     helm(&["install", &release.name, chart, "--namespace", &ns.name, "--skip-crds", "--values", values_arg]);
     let fullname = format!("{}-compose-operator", release.name);
     let deployment = wait_rollout(&ns, &fullname, 2).await;
-    let service_account =
-        deployment.spec.as_ref().and_then(|s| s.template.spec.as_ref()).and_then(|s| s.service_account_name.clone()).expect("serviceAccountName");
+    let service_account = deployment.spec.template.spec.as_ref().and_then(|s| s.service_account_name.clone()).expect("serviceAccountName");
     let pods = ns.api::<Pod>().list(&ListParams::default().labels("app.kubernetes.io/name=compose-operator")).await.unwrap().items;
     for pod in &pods {
         let spec = pod.spec.as_ref().unwrap();
@@ -263,7 +261,8 @@ async fn the_chart_runs_the_operator_image_in_cluster() {
     // helm upgrade allows capabilities; the new operator pods pick the value up.
     helm(&["upgrade", &release.name, chart, "--namespace", &ns.name, "--skip-crds", "--values", values_arg, "--set", "policy.allowCapabilities=true"]);
     wait_rollout(&ns, &fullname, 2).await;
-    wait_ready(&composestacks, "served").await;
+    // Still Stalled from the old operators until a new one reconciles it.
+    wait::until(&composestacks, "served", stack::ready_and_current).await;
     let client = running_pod(&stacks.client, &stacks.name, "client").await;
     let page = exec_until_success(&stacks.name, &client, &["wget", "-q", "-O-", "http://web/"]).await;
     assert_eq!(page.stdout.trim(), "hello-from-web");

@@ -123,7 +123,8 @@ if [[ "$group" == all || "$group" == real-node ]]; then
   tool_module cni-plugins "$cni@$CNI_PLUGINS_VERSION" \
     "$cni/plugins/main/bridge" "$cni/plugins/ipam/host-local" "$cni/plugins/main/loopback" "$cni/plugins/meta/portmap"
   tool_module coredns "github.com/coredns/coredns@$COREDNS_VERSION"
-  tool_module network-policies "sigs.k8s.io/kube-network-policies@$KUBE_NETWORK_POLICIES_VERSION"
+  tool_module kube-router "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" \
+    github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
 fi
 
 if [[ "$group" == all || "$group" == release ]]; then
