@@ -304,8 +304,11 @@ spec:
   podCIDRs:
   - 10.244.$i.0/24
 status:
+  # Where kwok serves these nodes' kubelet API. The API server dials a node's InternalIP
+  # (--kubelet-preferred-address-types=InternalIP) for logs and exec: never the machine's
+  # resolver for the node's name, and never an address off this machine.
   addresses:
-  - address: 192.0.2.$((i + 1))
+  - address: 127.0.0.1
     type: InternalIP
   - address: kwok-node-$i
     type: Hostname
