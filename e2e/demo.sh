@@ -18,7 +18,12 @@ if [[ -z "${COMPOSE_OPERATOR_REAL_NODES:-}" ]]; then
     echo "==> no real node: $why; every pod is simulated by kwok"
   fi
 fi
-bash "$here/cluster.sh" up
+if ! bash "$here/cluster.sh" up; then
+  [[ "$COMPOSE_OPERATOR_REAL_NODES" == 1 ]] || exit 1
+  echo "==> the real node did not start (the error is above; logs in the cluster's logs/ directory);"
+  echo "    starting again with kwok nodes only"
+  COMPOSE_OPERATOR_REAL_NODES=0 bash "$here/cluster.sh" up
+fi
 eval "$(bash "$here/cluster.sh" env)"
 state="$(dirname "$KUBECONFIG")"
 

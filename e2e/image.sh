@@ -87,7 +87,9 @@ busybox_rootfs() { # DIR
   if [[ -z "$busybox" ]] || ! file -b "$busybox" | grep -q 'statically linked'; then
     busybox=/bin/busybox
     if ! file -b "$busybox" 2>/dev/null | grep -q 'statically linked'; then
-      [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null || die "a static busybox is needed (Debian: apt-get install busybox-static)"
+      if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
+        die "a static busybox is needed (Debian: apt-get install busybox-static)"
+      fi
       log "installing busybox-static"
       apt-get update -qq >&2
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >&2

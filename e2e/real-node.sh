@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # state, here, bin: set by cluster.sh, which sources this file
 # The real node of the e2e cluster, sourced by e2e/cluster.sh (see e2e/README.md, "The real
 # node"): containerd + runc, the kubelet, the CNI bridge, kube-proxy (nftables), CoreDNS and
 # kube-router's NetworkPolicy firewall, every one a process of cluster.sh's, all inside one network namespace
@@ -417,7 +418,7 @@ real_node_down() {
   fi
   # Mounts under the node's directory (overlay rootfs, volumes, the pods' netns), deepest first.
   local mnt
-  for mnt in $(awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r); do
+  awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r | while read -r mnt; do
     umount -l "$mnt" 2>/dev/null || true
   done
 }
