@@ -46,7 +46,7 @@ alive() { # PID [EXPECTED-EXECUTABLE]
   [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
   if [[ -n "$exe" && -r "/proc/$pid/cmdline" ]]; then
     local argv0
-    argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n1)"
+    argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)"
     [[ "$argv0" == "$exe" ]] || return 1
   fi
 }

@@ -381,13 +381,14 @@ real_node_up() {
   start_in_node kube-proxy --config="$dir/kube-proxy.yaml"
   real_dns_objects | kc apply -f - >/dev/null
   start_in_node coredns -conf "$dir/Corefile" -dns.port 53
+  wait_for "the real node $real_node_name is Ready" kubelet real_node_ready
   # kube-router's firewall only (no routing, no service proxy, no CNI): NetworkPolicies as
-  # iptables rules and ipsets, in the node's FORWARD chain (bridged traffic included).
+  # iptables rules and ipsets, in the node's FORWARD chain (bridged traffic included). It looks
+  # its Node up once and exits if it is not there yet: it starts after the kubelet registered it.
   start_in_node kube-router --kubeconfig="$state/kubeconfig" --hostname-override="$real_node_name" \
     --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
     --enable-cni=false --enable-ipv4=true --enable-ipv6=false --metrics-port=0 --health-port=20244 \
     --service-cluster-ip-range="$(real_var service_cidr)"
-  wait_for "the real node $real_node_name is Ready" kubelet real_node_ready
   wait_for "kube-proxy is healthy" kube-proxy kube_proxy_healthy
   wait_for "CoreDNS is ready" coredns in_node curl -sf --max-time 2 http://127.0.0.1:10255/ready
   wait_for "kube-router's firewall is healthy" kube-router in_node curl -sf --max-time 2 http://127.0.0.1:20244/healthz
