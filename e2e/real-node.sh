@@ -406,6 +406,12 @@ real_node_down() {
     f="$state/pids/${real_components[i]}.pid"
     [[ -e "$f" ]] && stop_pidfile "$f" "$(cat "$state/pids/${real_components[i]}.exe" 2>/dev/null || true)"
   done
+  # Any other node process recorded (one a different version of this script started): every
+  # pid file that is not the control plane's.
+  for f in "$state"/pids/*.pid; do
+    [[ -e "$f" && " ${components[*]} " != *" $(basename "$f" .pid) "* ]] || continue
+    stop_pidfile "$f" "$(cat "${f%.pid}.exe" 2>/dev/null || true)"
+  done
   # Whatever containers are left (the shims outlive containerd): every process whose cgroup
   # is under this node's cgroup root.
   local cgroup_root pids
