@@ -1,5 +1,5 @@
 # The two commands a newcomer runs are `make demo` and `make test` (see README.md).
-.PHONY: demo test test-unit test-e2e cluster-up cluster-down bench bench-e2e crds lint static
+.PHONY: demo test test-unit test-e2e cluster-up cluster-down bench bench-e2e crds lint static image
 
 demo:
 	bash e2e/demo.sh
@@ -35,6 +35,12 @@ crds:
 static:
 	bash e2e/static-build.sh
 
+# The operator's OCI image (the Dockerfile's contents) from that binary, with crane, no engine:
+# target/oci/compose-operator (OCI layout) and target/oci/compose-operator.tar; reproducible.
+image:
+	bash e2e/image.sh operator
+
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets --features e2e -- -D warnings
+	"$$(bash e2e/build-tools.sh --group release | tail -n1)/actionlint" .github/workflows/*.yml

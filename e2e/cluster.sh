@@ -2,11 +2,15 @@
 # A local Kubernetes control plane for the e2e suite and the demo: etcd, kube-apiserver,
 # kube-controller-manager and kube-scheduler built from Go modules (e2e/build-tools.sh), plus kwok
 # simulating three nodes and the pods on them. No Docker, no root, loopback ports only.
+# Optionally one real node beside them (root; e2e/real-node.sh): containerd, runc, the kubelet,
+# kube-proxy, CoreDNS and NetworkPolicy enforcement in a network namespace of its own.
 #
-#   bash e2e/cluster.sh up       start it (builds the binaries on first use); returns quickly if running
-#   bash e2e/cluster.sh down     stop the recorded processes and delete the state directory
-#   bash e2e/cluster.sh env      print `export KUBECONFIG=...` and `export PATH=...` (eval-able)
-#   bash e2e/cluster.sh status   show the processes and the API's health; exit 1 unless healthy
+#   bash e2e/cluster.sh up [--real-nodes 0|1]  start it (builds the binaries on first use); returns quickly if running
+#   bash e2e/cluster.sh down        stop the recorded processes and delete the state directory
+#   bash e2e/cluster.sh env         print `export KUBECONFIG=...` and `export PATH=...` (eval-able)
+#   bash e2e/cluster.sh status      show the processes and the API's health; exit 1 unless healthy
+#   bash e2e/cluster.sh load-image FILE   import an image tarball into the real node's containerd
+#   bash e2e/cluster.sh real-node-check   say whether a real node can run here (exit 1 and why if not)
 #
 # State: ${COMPOSE_OPERATOR_CLUSTER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/compose-operator/cluster}.
 # Clusters with different state directories run side by side (each picks free ports at `up`).
@@ -15,11 +19,14 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=versions.env
 source "$here/versions.env"
+# shellcheck source-path=SCRIPTDIR source=real-node.sh
+source "$here/real-node.sh"
 
 state="${COMPOSE_OPERATOR_CLUSTER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/compose-operator/cluster}"
 nodes="${COMPOSE_OPERATOR_CLUSTER_NODES:-3}"
 pv_count="${COMPOSE_OPERATOR_CLUSTER_PVS:-40}"
 up_timeout="${COMPOSE_OPERATOR_CLUSTER_TIMEOUT:-300}" # seconds, per wait
+real_nodes="${COMPOSE_OPERATOR_REAL_NODES:-0}"
 
 marker=".compose-operator-cluster" # only a directory holding this file is ever deleted by `down`
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok) # start order
@@ -39,27 +46,39 @@ alive() { # PID [EXPECTED-EXECUTABLE]
   [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
   if [[ -n "$exe" && -r "/proc/$pid/cmdline" ]]; then
     local argv0
-    argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n1)"
+    argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)"
     [[ "$argv0" == "$exe" ]] || return 1
   fi
 }
 
 component_alive() { # COMPONENT
-  local pid
+  local pid exe
   pid="$(pid_of "$1" 2>/dev/null)" || return 1
-  alive "$pid" "$(cat "$state/bin-dir" 2>/dev/null)/$1"
+  exe="$(cat "$state/pids/$1.exe" 2>/dev/null || echo "$(cat "$state/bin-dir" 2>/dev/null)/$1")"
+  alive "$pid" "$exe"
 }
 
 # start COMPONENT ARGS...: runs $bin/COMPONENT in its own session (so a Ctrl-C in the terminal
 # that ran `up` does not reach it), stdin closed, output to logs/COMPONENT.log, pid recorded.
 start() {
-  local name="$1"; shift
+  start_with "$1" "$bin/$1" "$bin/$1" "${@:2}"
+}
+
+# start_in_node COMPONENT ARGS...: the same for a real-node binary, inside the node's network
+# namespace (nsenter execs it, so the recorded pid is still the component's own).
+start_in_node() {
+  start_with "$1" "$node_bin/$1" nsenter --net="/run/netns/$(real_var netns)" -- "$node_bin/$1" "${@:2}"
+}
+
+start_with() { # COMPONENT EXECUTABLE COMMAND...: EXECUTABLE is what the pid must be running
+  local name="$1" exe="$2"; shift 2
   log "starting $name (log: $state/logs/$name.log)"
+  echo "$exe" >"$state/pids/$name.exe"
   # The child writes its own pid before exec'ing, so the recorded pid is the component's own
   # whether or not setsid had to fork. fd 9 (the state lock) is not inherited.
   # shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
-  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$state/pids/$name.pid" "$bin/$name" "$@" \
-    </dev/null >>"$state/logs/$name.log" 2>&1 9>&- &
+  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$state/pids/$name.pid" "$@" \
+    </dev/null >>"$state/logs/$name.log" 2>&1 9>&- 8>&- &
   local deadline=$((SECONDS + 10))
   until component_alive "$name"; do
     ((SECONDS < deadline)) || { tail -n 20 "$state/logs/$name.log" >&2 || true; die "$name did not start"; }
@@ -100,11 +119,14 @@ stop_all() {
   for f in "$state"/*.pid; do
     [[ -e "$f" ]] && stop_pidfile "$f"
   done
+  # The real node (its pods, namespaces and mounts) before the API server goes.
+  real_node_down
   local i
   for ((i = ${#components[@]} - 1; i >= 0; i--)); do
     f="$state/pids/${components[i]}.pid"
     [[ -e "$f" ]] && stop_pidfile "$f" "${exe_dir:+$exe_dir/${components[i]}}"
   done
+  real_node_network_down
   return 0
 }
 
@@ -131,8 +153,10 @@ wait_for() {
 
 api_get() { # PATH: GET from the API server with the admin client certificate, body to stdout
   curl -sf --max-time 5 --cacert "$state/pki/ca.crt" --cert "$state/pki/admin.crt" --key "$state/pki/admin.key" \
-    "https://127.0.0.1:$(port apiserver)$1"
+    "https://$(api_host):$(port apiserver)$1"
 }
+# The API server's address: loopback, or the host end of the real node's link (it must reach it).
+api_host() { local h; h="$(port apiserver-host)"; echo "${h:-127.0.0.1}"; }
 api_ready() { [[ "$(api_get /readyz)" == ok ]]; }
 healthz_ok() { [[ "$(curl -sfk --max-time 5 "https://127.0.0.1:$1/healthz")" == ok ]]; }
 etcd_ok() { curl -sf --max-time 5 "http://127.0.0.1:$(port etcd)/health" | grep -q '"health":"true"'; }
@@ -150,6 +174,14 @@ healthy() {
   for c in "${components[@]}"; do
     component_alive "$c" || return 1
   done
+  if [[ -f "$(real_dir)/env" ]]; then
+    node_bin="$(cat "$state/node-bin-dir" 2>/dev/null)" || return 1
+    for c in "${real_components[@]}"; do
+      component_alive "$c" || return 1
+    done
+  elif ((real_nodes > 0)); then
+    return 1 # asked for a real node, and this cluster has none
+  fi
   until api_ready; do
     ((SECONDS < deadline)) && component_alive kube-apiserver || return 1
     sleep 0.5
@@ -182,8 +214,8 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
   fi
 }
 
-make_pki() {
-  local pki="$state/pki"
+make_pki() { # [EXTRA-IP]: another address of the API server's, for its certificate
+  local pki="$state/pki" extra_ip="${1:-}"
   mkdir -p "$pki"
   openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=compose-operator-e2e-ca" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
@@ -192,11 +224,11 @@ make_pki() {
   # system:masters), as kwokctl does.
   openssl req -newkey rsa:2048 -nodes -sha256 -subj "/O=system:masters/CN=admin" \
     -keyout "$pki/admin.key" -out "$pki/admin.csr" 2>/dev/null
-  cat >"$pki/admin.ext" <<'EXT'
+  cat >"$pki/admin.ext" <<EXT
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth,clientAuth
-subjectAltName = DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1
+subjectAltName = DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1${extra_ip:+,IP:$extra_ip}
 EXT
   openssl x509 -req -sha256 -days 3650 -in "$pki/admin.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
     -CAcreateserial -extfile "$pki/admin.ext" -out "$pki/admin.crt" 2>/dev/null
@@ -229,7 +261,7 @@ kind: Config
 clusters:
 - name: compose-operator-e2e
   cluster:
-    server: https://127.0.0.1:$(port apiserver)
+    server: https://$(api_host):$(port apiserver)
     certificate-authority-data: $($b64 <"$state/pki/ca.crt" | tr -d '\n')
 users:
 - name: admin
@@ -272,8 +304,11 @@ spec:
   podCIDRs:
   - 10.244.$i.0/24
 status:
+  # Where kwok serves these nodes' kubelet API. The API server dials a node's InternalIP
+  # (--kubelet-preferred-address-types=InternalIP) for logs and exec: never the machine's
+  # resolver for the node's name, and never an address off this machine.
   addresses:
-  - address: 192.0.2.$((i + 1))
+  - address: 127.0.0.1
     type: InternalIP
   - address: kwok-node-$i
     type: Hostname
@@ -368,6 +403,12 @@ cmd_up() {
     stop_all
     find "$state" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf {} +
   fi
+  [[ "$real_nodes" =~ ^[01]$ ]] || die "COMPOSE_OPERATOR_REAL_NODES / --real-nodes must be 0 or 1 (one real node per cluster; got $real_nodes)"
+  if ((real_nodes > 0)); then
+    local why
+    why="$(real_node_unavailable)"
+    [[ -z "$why" ]] || die "a real node cannot run here: $why (start without --real-nodes for kwok nodes only)"
+  fi
   touch "$state/$marker"
 
   bin="$(bash "$here/build-tools.sh" | tail -n1)"
@@ -382,7 +423,16 @@ cmd_up() {
   read -r p_etcd p_peer p_api p_kcm p_sched p_kwok <<<"$(free_ports 6)"
   printf 'etcd=%s\netcd-peer=%s\napiserver=%s\nkube-controller-manager=%s\nkube-scheduler=%s\nkwok=%s\n' \
     "$p_etcd" "$p_peer" "$p_api" "$p_kcm" "$p_sched" "$p_kwok" >"$state/ports"
-  make_pki
+  local reconciler=none
+  if ((real_nodes > 0)); then
+    real_node_packages
+    real_node_network
+    # The node reaches the API server on the host end of its link; pods through the
+    # `kubernetes` Service, whose endpoint the API server keeps (lease reconciler).
+    echo "apiserver-host=$(real_var host_ip)" >>"$state/ports"
+    reconciler=lease
+  fi
+  make_pki "$(port apiserver-host)"
   write_kubeconfig
   local pki="$state/pki"
 
@@ -394,12 +444,14 @@ cmd_up() {
   wait_for "etcd is healthy" etcd etcd_ok
 
   start kube-apiserver --etcd-servers="http://127.0.0.1:$p_etcd" --etcd-prefix=/registry \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$p_api" \
+    --bind-address="$(api_host)" --advertise-address="$(api_host)" --secure-port="$p_api" \
     --tls-cert-file="$pki/admin.crt" --tls-private-key-file="$pki/admin.key" --client-ca-file="$pki/ca.crt" \
     --authorization-mode=Node,RBAC --allow-privileged=true \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
-    --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none \
+    --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type="$reconciler" \
+    --kubelet-client-certificate="$pki/admin.crt" --kubelet-client-key="$pki/admin.key" \
+    --kubelet-preferred-address-types=InternalIP \
     --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key" \
     --requestheader-client-ca-file="$pki/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
     --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
@@ -427,6 +479,9 @@ cmd_up() {
   wait_for "$nodes nodes are Ready" kwok nodes_ready
   wait_for "the default ServiceAccount exists" kube-controller-manager kc get serviceaccount default -n default
   wait_for "the kube-root-ca.crt ConfigMap exists" kube-controller-manager kc get configmap kube-root-ca.crt -n default
+  if ((real_nodes > 0)); then
+    real_node_up
+  fi
   trap - EXIT
   log "up in $((SECONDS - t0))s; state: $state"
   log "use it with: eval \"\$(bash ${BASH_SOURCE[0]} env)\""
@@ -441,6 +496,10 @@ cmd_down() {
   exec 9>"$state/.lock"
   command -v flock >/dev/null && flock 9
   stop_all
+  # Nothing may still be mounted below the directory that is about to go.
+  if awk -v d="$state/" 'index($2, d) == 1 {found = 1} END {exit !found}' /proc/self/mounts; then
+    die "something is still mounted under $state; not deleting it (see: grep $state /proc/self/mounts)"
+  fi
   rm -rf "$state"
   log "stopped; removed $state"
 }
@@ -451,6 +510,7 @@ cmd_env() {
   printf 'export KUBECONFIG=%q\n' "$state/kubeconfig"
   # shellcheck disable=SC2016 # $PATH is expanded by whoever evals this
   printf 'export PATH=%q:"$PATH"\n' "$(cat "$state/bin-dir")"
+  real_node_env
 }
 
 cmd_status() {
@@ -470,8 +530,21 @@ cmd_status() {
       ok=1
     fi
   done
+  if [[ -f "$(real_dir)/env" ]]; then
+    node_bin="$(cat "$state/node-bin-dir" 2>/dev/null || true)"
+    echo "  real node $(real_var node_name): namespace $(real_var netns), address $(real_var node_ip), pods $(real_var pod_cidr)"
+    for c in "${real_components[@]}"; do
+      pid="$(pid_of "$c" 2>/dev/null || true)"
+      if component_alive "$c"; then
+        printf '  %-24s running (pid %s)\n' "$c" "$pid"
+      else
+        printf '  %-24s NOT running (pid %s)\n' "$c" "${pid:-none}"
+        ok=1
+      fi
+    done
+  fi
   if api_ready; then
-    echo "  API server ready at https://127.0.0.1:$(port apiserver)"
+    echo "  API server ready at https://$(api_host):$(port apiserver)"
     kc get nodes 2>&1 | sed 's/^/    /'
   else
     echo "  API server NOT ready"
@@ -480,13 +553,40 @@ cmd_status() {
   return $ok
 }
 
+cmd_load_image() { # FILE
+  [[ -f "${1:-}" ]] || die "usage: cluster.sh load-image FILE (a docker-archive or OCI tarball)"
+  [[ -f "$(real_dir)/env" ]] || die "the cluster in $state has no real node"
+  node_bin="$(cat "$state/node-bin-dir")"
+  real_import_image "$1"
+  log "imported $1 into $(real_var node_name)"
+}
+
+cmd_real_node_check() {
+  local why
+  why="$(real_node_unavailable)"
+  if [[ -n "$why" ]]; then
+    echo "$why"
+    return 1
+  fi
+  echo "a real node can run here"
+}
+
 case "${1:-}" in
-  up) cmd_up ;;
+  up)
+    if [[ "${2:-}" == --real-nodes ]]; then
+      real_nodes="${3:-}"
+    elif [[ "${2:-}" == --real-nodes=* ]]; then
+      real_nodes="${2#--real-nodes=}"
+    fi
+    cmd_up
+    ;;
+  load-image) cmd_load_image "${2:-}" ;;
+  real-node-check) cmd_real_node_check ;;
   down) cmd_down ;;
   env) cmd_env ;;
   status) cmd_status ;;
   *)
-    echo "usage: $0 up|down|env|status" >&2
+    echo "usage: $0 up [--real-nodes 0|1]|down|env|status|load-image FILE|real-node-check" >&2
     exit 2
     ;;
 esac

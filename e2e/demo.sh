@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
 # `make demo`: a local control plane (built from Go modules on first use, then cached),
 # the CRD, the operator running out of cluster, and the example stacks applied and waited
-# on until Ready. The cluster and the operator keep running afterwards.
+# on until Ready. Where this machine can run a real node (root, network namespaces), the
+# cluster gets one, and a stack of it answers over HTTP: the demo ends with a curl that works.
+# Otherwise every node is simulated by kwok, and the demo says why. The cluster and the
+# operator keep running afterwards.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$here/.."
 cd "$root"
 
-bash "$here/cluster.sh" up
+if [[ -z "${COMPOSE_OPERATOR_REAL_NODES:-}" ]]; then
+  if why="$(bash "$here/cluster.sh" real-node-check)"; then
+    export COMPOSE_OPERATOR_REAL_NODES=1
+  else
+    export COMPOSE_OPERATOR_REAL_NODES=0
+    echo "==> no real node: $why; every pod is simulated by kwok"
+  fi
+fi
+if ! bash "$here/cluster.sh" up; then
+  [[ "$COMPOSE_OPERATOR_REAL_NODES" == 1 ]] || exit 1
+  echo "==> the real node did not start (the error is above; logs in the cluster's logs/ directory);"
+  echo "    starting again with kwok nodes only"
+  COMPOSE_OPERATOR_REAL_NODES=0 bash "$here/cluster.sh" up
+fi
 eval "$(bash "$here/cluster.sh" env)"
 state="$(dirname "$KUBECONFIG")"
 
@@ -52,6 +68,45 @@ kubectl get deploy,sts,svc,pvc,pods -A -l app.kubernetes.io/managed-by=compose-o
 echo
 echo "==> status of the microblog stack"
 kubectl get composestack microblog -n microblog -o jsonpath='{.status}' | python3 -m json.tool
+
+if [[ -n "${COMPOSE_OPERATOR_REAL_NODE_IP:-}" ]]; then
+  echo
+  echo "==> a stack on the real node: busybox httpd, 3 replicas, published on 4000 (e2e.local/busybox:1)"
+  kubectl create namespace hello --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  kubectl apply -n hello -f - <<'YAML'
+apiVersion: compose-operator.dev/v1alpha1
+kind: ComposeStack
+metadata:
+  name: hello
+spec:
+  compose: |
+    services:
+      web:
+        image: e2e.local/busybox:1
+        command: ["sh", "-c", "echo \"hello from $$(hostname)\" > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+        ports: ["4000:80"]
+        deploy:
+          replicas: 3
+        x-kubernetes:
+          nodeSelector: {compose-operator.dev/e2e-node: real}
+          tolerations: [{key: compose-operator.dev/e2e-node, operator: Equal, value: real, effect: NoSchedule}]
+YAML
+  if ! kubectl wait -n hello --for=condition=Ready composestack/hello --timeout=300s >/dev/null; then
+    kubectl get composestack -n hello hello -o yaml
+    echo "stack hello is not Ready; the operator log is $state/logs/operator.log" >&2
+    exit 1
+  fi
+  node_port="$(kubectl get service -n hello web-published -o jsonpath='{.spec.ports[0].nodePort}')"
+  url="http://$COMPOSE_OPERATOR_REAL_NODE_IP:$node_port/"
+  kubectl get pods -n hello -o wide
+  echo
+  echo "==> curl $url   (the node's address, the Service's node port: kube-proxy picks a replica)"
+  deadline=$((SECONDS + 60))
+  until curl -sf --max-time 5 "$url"; do
+    ((SECONDS < deadline)) || { echo "the hello stack does not answer at $url" >&2; exit 1; }
+    sleep 1
+  done
+fi
 cat <<MSG
 
 The cluster and the operator keep running. To use them:
@@ -59,5 +114,9 @@ The cluster and the operator keep running. To use them:
   kubectl get stack -A
 To stop everything:
   kill \$(cat $state/operator.pid); bash e2e/cluster.sh down
-Pods here are simulated by kwok: they become Ready but nothing runs in them (see e2e/README.md).
+Pods on the kwok nodes are simulated: they become Ready but nothing runs in them. Pods on the
+real node (label compose-operator.dev/e2e-node=real) run; see e2e/README.md.
 MSG
+if [[ -n "${url:-}" ]]; then
+  echo "Try it:  curl $url"
+fi

@@ -29,7 +29,7 @@ use crate::stack;
 
 const CRD: &str = "composestacks.compose-operator.dev";
 
-fn chart_dir() -> PathBuf {
+pub(crate) fn chart_dir() -> PathBuf {
     repo_root().join("charts/compose-operator")
 }
 
@@ -75,19 +75,19 @@ fn must(name: &str, args: &[&str], stdin: Option<&str>) -> String {
     output.stdout
 }
 
-fn helm(args: &[&str]) -> String {
+pub(crate) fn helm(args: &[&str]) -> String {
     must("helm", args, None)
 }
 
 /// A Helm release of the test's own (the namespaces carry the process id already). Dropping it
 /// uninstalls it if the test has not, so a failed test leaves no ClusterRoles behind.
-struct Release {
-    name: String,
+pub(crate) struct Release {
+    pub(crate) name: String,
     namespace: String,
 }
 
 impl Release {
-    fn new(test: &str, namespace: &str) -> Release {
+    pub(crate) fn new(test: &str, namespace: &str) -> Release {
         Release { name: format!("{test}-{}", std::process::id() % 100_000), namespace: namespace.to_string() }
     }
 }
@@ -121,7 +121,7 @@ fn server_dry_run(docs: &[&serde_json::Value]) {
 }
 
 /// A release namespace that enforces Pod Security "restricted": the chart's pods must pass it.
-async fn restricted_namespace(test: &str) -> TestNamespace {
+pub(crate) async fn restricted_namespace(test: &str) -> TestNamespace {
     let ns = TestNamespace::new(test).await;
     let labels = json!({"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"});
     let namespaces: Api<Namespace> = Api::all(ns.client.clone());
@@ -131,7 +131,7 @@ async fn restricted_namespace(test: &str) -> TestNamespace {
 
 /// The installed Deployment's pods are all Ready and up to date. Pods the API server refuses
 /// (Pod Security "restricted", say) end the wait at once, with the server's message.
-async fn wait_rollout(ns: &TestNamespace, name: &str, replicas: i32) -> Deployment {
+pub(crate) async fn wait_rollout(ns: &TestNamespace, name: &str, replicas: i32) -> Deployment {
     let refused = |d: &Deployment| {
         let conditions = d.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
         conditions
@@ -155,7 +155,7 @@ async fn wait_rollout(ns: &TestNamespace, name: &str, replicas: i32) -> Deployme
 }
 
 /// Ready and current, or a failure (Stalled) that waiting cannot fix: fail at once with its message.
-async fn wait_ready(api: &Api<ComposeStack>, name: &str) -> ComposeStack {
+pub(crate) async fn wait_ready(api: &Api<ComposeStack>, name: &str) -> ComposeStack {
     let stack = wait::until(api, name, |s: &ComposeStack| stack::ready_and_current(s) || stack::is(s, "Stalled")).await;
     if let Some(stalled) = stack::condition(&stack, "Stalled").filter(|c| c.status == "True") {
         panic!("{name} stalled: {}: {}", stalled.reason, stalled.message);

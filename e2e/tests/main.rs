@@ -8,4 +8,5 @@ mod chart;
 mod conformance;
 mod lifecycle;
 mod operations;
+mod real_node;
 mod scale;

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod operator;
+pub mod real_node;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
