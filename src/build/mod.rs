@@ -166,6 +166,7 @@ impl Translator<'_> {
                 variables: &self.spec.variables,
                 files: self.spec.project_files(),
                 secret_files: self.spec.secret_files.as_deref(),
+                secret_variables: self.spec.secret_variables.as_deref(),
             },
             report,
         );
