@@ -87,10 +87,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub async fn run(args: &DeployArgs) -> Result<String, Failure> {
-    let mut project = args.input.project().map_err(Failure::Invalid)?;
-    if let Some(stack) = &args.stack {
-        project.name = crate::build::names::kubernetes_name(stack).map_err(|e| Failure::Invalid(format!("the stack name: {e}")))?;
-    }
+    let project = args.input.project_named(args.stack.as_deref()).map_err(Failure::Invalid)?;
     // Checked before the cluster is asked anything: an invalid project exits 1 wherever it runs.
     super::stack::checked(&project, args.cluster.namespace.as_deref().unwrap_or("default"), &args.policy).map_err(Failure::Invalid)?;
     let connection = args.cluster.connect().await?;

@@ -34,6 +34,11 @@ impl ComposeInput {
     /// The project as found on disk; the controller's checks are left to the translation
     /// that follows (a document that does not load is reported there, with every error).
     pub fn project(&self) -> Result<Project, String> {
+        self.project_named(None)
+    }
+
+    /// The same, named `name` when given (deploy's positional STACK) over `--name`.
+    pub fn project_named(&self, name: Option<&str>) -> Result<Project, String> {
         let files = self.compose_files()?;
         let mut texts = files.paths.iter().map(|path| input::read_compose(path)).collect::<Result<Vec<_>, _>>()?;
         let compose = texts.remove(0);
@@ -52,7 +57,7 @@ impl ComposeInput {
         let loaded = load::load(&sources).ok();
         let project_name = std::env::var("COMPOSE_PROJECT_NAME").ok();
         let in_file = loaded.as_ref().and_then(|l| l.file.name.as_deref());
-        let name = input::stack_name(self.name.as_deref(), project_name.as_deref(), in_file, directory)?;
+        let name = input::stack_name(name.or(self.name.as_deref()), project_name.as_deref(), in_file, directory)?;
         let Some(loaded) = loaded else {
             return Ok(Project { name, spec, secrets: BTreeMap::new(), notes });
         };
