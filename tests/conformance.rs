@@ -26,8 +26,7 @@ fn alone(path: &Path) -> (bool, String) {
 
 fn as_project(path: &Path) -> (bool, String) {
     let input = ComposeInput {
-        file: path.to_path_buf(),
-        overrides: Vec::new(),
+        files: vec![path.to_path_buf()],
         name: Some("conformance".into()),
         variables: Vec::new(),
         profiles: Vec::new(),
@@ -36,7 +35,7 @@ fn as_project(path: &Path) -> (bool, String) {
         secret_env_files: Vec::new(),
         no_dotenv: false,
     };
-    match input.project_spec() {
+    match input.project() {
         Ok(project) => describe(build::translate("conformance", "default", &project.spec, &Policy::default())),
         Err(error) => (false, format!("refused: {error}")),
     }

@@ -170,12 +170,12 @@ async fn prune_secrets(secrets: &Api<Secret>, project: &Project, uid: &str) -> R
 pub async fn follow(connection: &Connection, name: &str, generation: i64, timeout: Duration, view: &mut dyn ProgressView) -> Result<StackProgress, Failure> {
     enum Change {
         Stack(Box<watcher::Event<ComposeStack>>),
-        Pod(watcher::Event<Pod>),
+        Pod(Box<watcher::Event<Pod>>),
     }
     let stacks: Api<ComposeStack> = Api::namespaced(connection.client.clone(), &connection.namespace);
     let pods: Api<Pod> = Api::namespaced(connection.client.clone(), &connection.namespace);
     let stack_changes = watcher(stacks, watcher::Config::default().fields(&format!("metadata.name={name}"))).map_ok(|e| Change::Stack(Box::new(e)));
-    let pod_changes = watcher(pods, watcher::Config::default().labels(&format!("{}={name}", names::STACK))).map_ok(Change::Pod);
+    let pod_changes = watcher(pods, watcher::Config::default().labels(&format!("{}={name}", names::STACK))).map_ok(|e| Change::Pod(Box::new(e)));
     let mut changes = futures::stream::select(stack_changes.boxed(), pod_changes.boxed());
     let deadline = tokio::time::Instant::now() + timeout;
     let mut stack: Option<ComposeStack> = None;
@@ -202,7 +202,7 @@ pub async fn follow(connection: &Connection, name: &str, generation: i64, timeou
                 watcher::Event::Delete(_) => return Err(Failure::Cluster(format!("the stack {name} was deleted while it was being deployed"))),
                 watcher::Event::Init | watcher::Event::InitDone => {}
             },
-            Change::Pod(event) => match event {
+            Change::Pod(event) => match *event {
                 watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => {
                     live_pods.insert(pod.name_any(), pod);
                 }
