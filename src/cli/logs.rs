@@ -171,11 +171,19 @@ pub async fn run(args: &LogsArgs) -> Result<String, Failure> {
     // (pod uid, container) → the restart count its stream started at.
     let mut streaming: BTreeMap<(String, String), i32> = BTreeMap::new();
     let (mut lines, mut failures) = (0_usize, Vec::new());
-    let mut start = |pod: &Pod, merged: &mut SelectAll<BoxStream<'static, Piece>>, labels: &mut Labels, only_started: bool| {
+    // Only containers that started have a log; following, the others are picked up when
+    // they start, otherwise they are named on stderr.
+    let mut start = |pod: &Pod, merged: &mut SelectAll<BoxStream<'static, Piece>>, labels: &mut Labels| {
         let Some(service) = wanted(pod) else { return };
-        let containers: Vec<(String, i32)> =
-            if only_started { started_containers(pod) } else { pod.spec.iter().flat_map(|s| &s.containers).map(|c| (c.name.clone(), 0)).collect() };
+        let containers = started_containers(pod);
         let several = pod.spec.as_ref().is_some_and(|s| s.containers.len() > 1);
+        if !args.follow {
+            let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into());
+            for container in pod.spec.iter().flat_map(|s| &s.containers).filter(|c| !containers.iter().any(|(name, _)| *name == c.name)) {
+                let label = labels.label(&service, &pod.name_any());
+                eprintln!("{label}: no logs yet: pod {} is {phase}, container {} has not started", pod.name_any(), container.name);
+            }
+        }
         for (container, restarts) in containers {
             let key = (pod.uid().unwrap_or_else(|| pod.name_any()), container.clone());
             if streaming.get(&key).is_some_and(|&at| at >= restarts) {
@@ -191,7 +199,7 @@ pub async fn run(args: &LogsArgs) -> Result<String, Failure> {
     let mut listed = pods.list(&ListParams::default().labels(&selector)).await?.items;
     listed.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
     for pod in &listed {
-        start(pod, &mut merged, &mut labels, args.follow);
+        start(pod, &mut merged, &mut labels);
     }
     let mut watch = if args.follow { Some(watcher(pods.clone(), watcher::Config::default().labels(&selector)).boxed()) } else { None };
     let mut stdout = std::io::stdout().lock();
@@ -201,7 +209,7 @@ pub async fn run(args: &LogsArgs) -> Result<String, Failure> {
                 piece = merged.next(), if !merged.is_empty() => piece,
                 event = watch.next() => {
                     match event {
-                        Some(Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod))) => start(&pod, &mut merged, &mut labels, true),
+                        Some(Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod))) => start(&pod, &mut merged, &mut labels),
                         Some(Ok(watcher::Event::Delete(pod))) => {
                             if let Some(service) = wanted(&pod) {
                                 labels.forget(&service, &pod.name_any());
@@ -217,6 +225,8 @@ pub async fn run(args: &LogsArgs) -> Result<String, Failure> {
             merged.next().await
         };
         match piece {
+            // Following, an empty merge only means no container is streaming right now.
+            None if watch.is_some() => continue,
             None => break,
             Some(Piece::Line { label, text }) => {
                 lines += 1;
