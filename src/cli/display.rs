@@ -107,12 +107,7 @@ pub fn endpoints(services: &[Service]) -> Vec<String> {
             .map(|ingress| ingress.iter().filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone())).collect())
             .unwrap_or_default();
         for port in spec.ports.iter().flatten() {
-            let protocol = port.protocol.as_deref().unwrap_or("TCP").to_lowercase();
-            let target = port.target_port.as_ref().map(|t| match t {
-                k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n) => n.to_string(),
-                k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
-            });
-            let mapping = format!("{}->{}/{protocol}", port.port, target.unwrap_or_else(|| port.port.to_string()));
+            let mapping = port_mapping(port);
             let node_port = port.node_port.map(|n| format!("node port {n} on every node")).unwrap_or_default();
             let reach = match (kind, ingress.first()) {
                 ("LoadBalancer", Some(address)) => format!("{address}:{}", port.port),
@@ -124,6 +119,17 @@ pub fn endpoints(services: &[Service]) -> Vec<String> {
         }
     }
     lines
+}
+
+/// `4000->80/tcp`: a Service port and where it leads, as `docker service ls` writes it.
+pub fn port_mapping(port: &k8s_openapi::api::core::v1::ServicePort) -> String {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let target = match &port.target_port {
+        Some(IntOrString::Int(n)) => n.to_string(),
+        Some(IntOrString::String(name)) => name.clone(),
+        None => port.port.to_string(),
+    };
+    format!("{}->{target}/{}", port.port, port.protocol.as_deref().unwrap_or("TCP").to_lowercase())
 }
 
 /// A table with columns aligned as kubectl aligns them: three spaces between columns.
@@ -211,7 +217,8 @@ impl ProgressView for TerminalView {
     fn show(&mut self, progress: &StackProgress) {
         self.header.set_message(progress.headline());
         let width = progress.services.iter().map(|s| s.name.len()).max().unwrap_or(0);
-        let template = format!("  {{prefix:{width}}} [{{bar:20}}] {{pos}}/{{len}} {{msg}}");
+        // `wide_msg` cuts a long reason at the terminal's edge instead of wrapping the bars.
+        let template = format!("  {{prefix:{width}}} [{{bar:20}}] {{pos}}/{{len}} {{wide_msg}}");
         let style = ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ");
         for service in &progress.services {
             let bar = self.bars.entry(service.name.clone()).or_insert_with(|| {
@@ -228,9 +235,10 @@ impl ProgressView for TerminalView {
     }
 
     fn finish(&mut self) {
-        self.header.finish();
+        // Abandon, not finish: a finished bar shows full, which a stuck service is not.
+        self.header.abandon();
         for bar in self.bars.values() {
-            bar.finish();
+            bar.abandon();
         }
     }
 }

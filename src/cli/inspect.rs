@@ -13,7 +13,7 @@ use kube::api::{Api, ListParams};
 
 use super::Failure;
 use super::cluster::{ClusterArgs, list};
-use super::display::{age, table};
+use super::display::{age, port_mapping, table};
 use crate::api::ComposeStack;
 use crate::build::names;
 
@@ -139,18 +139,10 @@ pub fn service_table(stack: &ComposeStack, images: &BTreeMap<String, String>, se
     table(&["NAME", "KIND", "IMAGE", "REPLICAS", "PORTS", "MESSAGE"], &rows)
 }
 
-/// `4000->80/tcp`, as `docker service ls` shows published ports.
+/// Every port of a published Service, comma-separated.
 fn ports_of(service: &Service) -> String {
     let ports = service.spec.as_ref().and_then(|s| s.ports.as_ref());
-    let ports = ports.into_iter().flatten().map(|port| {
-        let target = match &port.target_port {
-            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => n.to_string(),
-            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s)) => s.clone(),
-            None => port.port.to_string(),
-        };
-        format!("{}->{target}/{}", port.port, port.protocol.as_deref().unwrap_or("TCP").to_lowercase())
-    });
-    ports.collect::<Vec<_>>().join(",")
+    ports.into_iter().flatten().map(port_mapping).collect::<Vec<_>>().join(",")
 }
 
 /// NAME, SERVICE, NODE, STATE, RESTARTS, AGE — `docker stack ps`, in kubectl's words.

@@ -343,4 +343,24 @@ mod tests {
         assert!(packed.skipped[1].starts_with("missing.env: cannot read it"), "{:?}", packed.skipped);
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    /// However deep or wide the file system is, the walk stops at its bounds (no recursion).
+    #[test]
+    fn directories_are_walked_within_bounds() {
+        let dir = std::env::temp_dir().join(format!("compose-operator-pack-bounds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let deep = (0..MAX_DIRECTORY_DEPTH + 2).fold(dir.join("deep"), |path, level| path.join(level.to_string()));
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("f"), "x").unwrap();
+        std::fs::create_dir_all(dir.join("wide")).unwrap();
+        for index in 0..=MAX_DIRECTORY_ENTRIES {
+            std::fs::create_dir(dir.join(format!("wide/{index}"))).unwrap();
+        }
+        let references = References { files_or_directories: vec!["deep".into(), "wide".into()], secrets: vec![] };
+        let packed = pack(&dir, &references);
+        assert!(packed.files.is_empty() && packed.directories.is_empty(), "{packed:?}");
+        assert!(packed.skipped[0].contains(&format!("more than {MAX_DIRECTORY_DEPTH} directory levels")), "{:?}", packed.skipped);
+        assert!(packed.skipped[1].contains(&format!("more than {MAX_DIRECTORY_ENTRIES} entries")), "{:?}", packed.skipped);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
