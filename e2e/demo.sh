@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: a local control plane (built from Go modules on first use, then cached),
-# the CRD, the operator running out of cluster, and the example stacks applied and waited
-# on until Ready. Where this machine can run a real node (root, network namespaces), the
-# cluster gets one, and a stack of it answers over HTTP: the demo ends with a curl that works.
-# Otherwise every node is simulated by kwok, and the demo says why. The cluster and the
+# the CRD, the operator running out of cluster, and the example stacks deployed with
+# `compose-operator deploy`, which waits until each is Ready. Where this machine can run a
+# real node (root, network namespaces), the cluster gets one, and a stack of it answers over
+# HTTP: the demo ends with a curl that works. Otherwise every node is simulated by kwok, and
+# the demo says why. The cluster and the
 # operator keep running afterwards.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,60 +43,51 @@ else
   echo $! > "$state/operator.pid"
 fi
 
-echo "==> applying examples/ (the seed stacks), each in a namespace named after it"
+echo "==> deploying examples/compose/ (the seed stacks), each in a namespace named after it"
 # get-started and django both have a service `web`; in one namespace the second would
-# stall on the name collision (and say so in its status).
-examples=()
-for manifest in examples/*.yaml; do
-  name="$(basename "$manifest" .yaml)"
-  examples+=("$name")
+# stall on the name collision (and say so in its status). `deploy` follows each stack
+# until it is Ready and fails (non-zero) when it stalls or times out.
+for compose in examples/compose/*.yaml; do
+  name="$(basename "$compose" .yaml)"
   kubectl create namespace "$name" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-  kubectl apply -n "$name" -f "$manifest"
-done
-echo "==> waiting for every stack to be Ready"
-for name in "${examples[@]}"; do
-  if ! kubectl wait -n "$name" --for=condition=Ready "composestack/$name" --timeout=300s >/dev/null; then
-    kubectl get composestack -n "$name" "$name" -o yaml
+  variables=()
+  if [[ "$name" == microblog ]]; then
+    variables=(--var SECRET_KEY=change-me --var MYSQL_PASSWORD=microblog-password)
+  fi
+  if ! target/debug/compose-operator deploy "$name" -c "$compose" -n "$name" --timeout 300s --progress plain "${variables[@]}"; then
     echo "stack $name is not Ready; the operator log is $state/logs/operator.log" >&2
     exit 1
   fi
 done
 
 echo
-kubectl get stack -A
+target/debug/compose-operator ls -A
 echo
 kubectl get deploy,sts,svc,pvc,pods -A -l app.kubernetes.io/managed-by=compose-operator
 echo
-echo "==> status of the microblog stack"
-kubectl get composestack microblog -n microblog -o jsonpath='{.status}' | python3 -m json.tool
+echo "==> the services and pods of the microblog stack"
+target/debug/compose-operator ps microblog -n microblog
+target/debug/compose-operator ps microblog -n microblog --pods
+
 
 if [[ -n "${COMPOSE_OPERATOR_REAL_NODE_IP:-}" ]]; then
   echo
   echo "==> a stack on the real node: busybox httpd, 3 replicas, published on 4000 (e2e.local/busybox:1)"
   kubectl create namespace hello --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-  kubectl apply -n hello -f - <<'YAML'
-apiVersion: compose-operator.dev/v1alpha1
-kind: ComposeStack
-metadata:
-  name: hello
-spec:
-  compose: |
-    services:
-      web:
-        image: e2e.local/busybox:1
-        command: ["sh", "-c", "echo \"hello from $$(hostname)\" > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
-        ports: ["4000:80"]
-        deploy:
-          replicas: 3
-        x-kubernetes:
-          nodeSelector: {compose-operator.dev/e2e-node: real}
-          tolerations: [{key: compose-operator.dev/e2e-node, operator: Equal, value: real, effect: NoSchedule}]
+  mkdir -p "$state/hello"
+  cat > "$state/hello/compose.yaml" <<'YAML'
+services:
+  web:
+    image: e2e.local/busybox:1
+    command: ["sh", "-c", "echo \"hello from $$(hostname)\" > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+    ports: ["4000:80"]
+    deploy:
+      replicas: 3
+    x-kubernetes:
+      nodeSelector: {compose-operator.dev/e2e-node: real}
+      tolerations: [{key: compose-operator.dev/e2e-node, operator: Equal, value: real, effect: NoSchedule}]
 YAML
-  if ! kubectl wait -n hello --for=condition=Ready composestack/hello --timeout=300s >/dev/null; then
-    kubectl get composestack -n hello hello -o yaml
-    echo "stack hello is not Ready; the operator log is $state/logs/operator.log" >&2
-    exit 1
-  fi
+  target/debug/compose-operator deploy -c "$state/hello/compose.yaml" hello -n hello --timeout 5m
   node_port="$(kubectl get service -n hello web-published -o jsonpath='{.spec.ports[0].nodePort}')"
   url="http://$COMPOSE_OPERATOR_REAL_NODE_IP:$node_port/"
   kubectl get pods -n hello -o wide
@@ -111,7 +103,7 @@ cat <<MSG
 
 The cluster and the operator keep running. To use them:
   eval "\$(bash e2e/cluster.sh env)"     # sets KUBECONFIG and PATH (kubectl, helm)
-  kubectl get stack -A
+  target/debug/compose-operator ls -A        # or kubectl get stack -A
 To stop everything:
   kill \$(cat $state/operator.pid); bash e2e/cluster.sh down
 Pods on the kwok nodes are simulated: they become Ready but nothing runs in them. Pods on the

@@ -99,6 +99,13 @@ pub struct ComposeStackSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secret_env_files: BTreeMap<String, String>,
 
+    /// A Secret in the stack's namespace whose keys are variables (`DB_PASSWORD`) that
+    /// `secrets: <name>: environment: VAR` reads when `variables` has no such key: the pods
+    /// mount the key straight from that Secret, so secret values stay out of the ComposeStack.
+    /// `compose-operator stack` and `deploy` move the variables that feed secrets there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_variables: Option<String>,
+
     /// What bind mounts of host directories become when they are not project files in
     /// `files` (data directories such as `/srv/app/data:/var/lib/app` or `./data:/data`):
     /// `Claim` (default) a PersistentVolumeClaim per distinct source, which starts empty;

@@ -13,7 +13,20 @@ fn repo(path: &str) -> PathBuf {
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = binary().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    run_in(Path::new(env!("CARGO_MANIFEST_DIR")), args, stdin, &[])
+}
+
+/// The binary run in `dir`, with `env` set and the compose variables of the test's own
+/// environment removed, so that what the test says is all it gets.
+fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    let mut command = binary();
+    command.current_dir(dir).args(args).envs(env.iter().copied());
+    for variable in ["COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES", "COMPOSE_PATH_SEPARATOR", "KUBECONFIG"] {
+        if !env.iter().any(|(name, _)| *name == variable) {
+            command.env_remove(variable);
+        }
+    }
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     if let Some(input) = stdin {
         use std::io::Write;
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
@@ -74,11 +87,13 @@ fn convert_prints_a_list_and_warnings_on_stderr() {
 
 #[test]
 fn convert_reads_stdin_and_prints_json() {
-    let output = run(&["convert", "-f", "-", "-o", "json"], Some("services:\n  cache:\n    image: redis\n"));
+    // Standard input has no directory of its own: the working directory names the project.
+    let dir = scratch("Piped_Project");
+    let output = run_in(&dir, &["convert", "-f", "-", "-o", "json"], Some("services:\n  cache:\n    image: redis\n"), &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(list["items"][0]["metadata"]["name"], "cache");
-    assert_eq!(list["items"][0]["metadata"]["labels"]["app.kubernetes.io/part-of"], "stack");
+    assert_eq!(list["items"][0]["metadata"]["labels"]["app.kubernetes.io/part-of"], "piped-project");
 }
 
 #[test]
@@ -92,8 +107,9 @@ fn invalid_input_prints_nothing_on_stdout_and_exits_1() {
 
 #[test]
 fn usage_errors_exit_2() {
-    assert_eq!(run(&["convert"], None).status.code(), Some(2));
+    assert_eq!(run(&["convert", "--no-such-flag"], None).status.code(), Some(2));
     assert_eq!(run(&["convert", "-f", "x.yaml", "--var", "novalue"], None).status.code(), Some(2));
+    assert_eq!(run(&["deploy", "--timeout", "soon"], None).status.code(), Some(2));
 }
 
 #[test]
@@ -111,6 +127,14 @@ fn oversized_input_is_refused_without_reading_it_all() {
     let output = run(&["convert", "-f", "-"], Some(&big));
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("limit"), "{}", stderr(&output));
+}
+
+/// An empty directory of the test's own under cargo's scratch space.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A project written for a developer's machine: a build-only service, a bind-mounted
@@ -137,7 +161,7 @@ fn stack_packs_a_project_and_keeps_secrets_in_a_secret() {
     let output = run(&args, None);
     assert!(output.status.success(), "{}", stderr(&output));
     let documents: Vec<serde_json::Value> = stdout(&output).split("\n---\n").map(|d| serde_saphyr::from_str(d).unwrap()).collect();
-    let [secret, env_secret, stack] = documents.as_slice() else { panic!("three documents: {documents:?}") };
+    let [env_secret, secret, stack] = documents.as_slice() else { panic!("three documents: {documents:?}") };
     assert_eq!(env_secret["metadata"]["name"], "shop-env-db-env");
     assert_eq!(env_secret["data"]["DB_PASSWORD"], "aHVudGVyMw==");
     assert_eq!(stack["spec"]["secretEnvFiles"]["db.env"], "shop-env-db-env");
@@ -183,4 +207,193 @@ fn no_network_policies_flag_drops_the_policies() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!stdout(&output).contains("NetworkPolicy"));
     assert!(!stdout(&output).contains("network.compose-operator.dev"));
+}
+
+/// Like `docker compose`: without -f the nearest compose.yaml up the tree, with its
+/// compose.override.yaml merged over it, named after its directory.
+#[test]
+fn finds_and_names_the_project_like_docker_compose() {
+    let dir = scratch("Found_Project");
+    std::fs::create_dir_all(dir.join("src/deep")).unwrap();
+    std::fs::write(dir.join("compose.yaml"), "services:\n  web:\n    image: nginx:1.27\n").unwrap();
+    std::fs::write(dir.join("compose.override.yaml"), "services:\n  web:\n    deploy: {replicas: 3}\n").unwrap();
+    let output = run_in(&dir.join("src/deep"), &["convert"], None, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout(&output);
+    assert!(printed.contains("replicas: 3") && printed.contains("app.kubernetes.io/part-of: found-project"), "{printed}");
+
+    let named = run_in(&dir, &["stack"], None, &[("COMPOSE_PROJECT_NAME", "from_env")]);
+    assert!(stdout(&named).contains("name: from-env"), "{}", stderr(&named));
+    std::fs::write(dir.join("other.yaml"), "name: in-file\nservices:\n  web:\n    image: nginx:1.28\n").unwrap();
+    std::fs::write(dir.join("scale.yaml"), "services:\n  web:\n    deploy: {replicas: 2}\n").unwrap();
+    // -c and --override are -f by other names; files merge in the order given.
+    for args in [["stack", "-c", "other.yaml", "-c", "scale.yaml"], ["stack", "-f", "other.yaml", "--override", "scale.yaml"]] {
+        let output = run_in(&dir, &args, None, &[]);
+        let printed = stdout(&output);
+        assert!(printed.contains("name: in-file") && printed.contains("replicas: 2") && !printed.contains("replicas: 3"), "{args:?}: {printed}");
+    }
+    let from_variable = run_in(&dir, &["convert"], None, &[("COMPOSE_FILE", "other.yaml:scale.yaml")]);
+    assert!(stdout(&from_variable).contains("image: nginx:1.28") && stdout(&from_variable).contains("replicas: 2"), "{}", stderr(&from_variable));
+
+    let empty = scratch("no-project");
+    let output = run_in(&empty, &["convert"], None, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no compose file") && stderr(&output).contains("compose.yaml"), "{}", stderr(&output));
+}
+
+/// Issue 9.5: `stack` and `deploy` check against the policy the user says the operator
+/// has, and the refusal names a flag they accept.
+#[test]
+fn stack_takes_the_policy_flags_it_names_in_its_errors() {
+    let compose = "services:\n  agent:\n    image: a\n    privileged: true\n";
+    let refused = run(&["stack", "-f", "-", "--name", "agent"], Some(compose));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("--allow-privileged"), "{}", stderr(&refused));
+    let allowed = run(&["stack", "-f", "-", "--name", "agent", "--allow-privileged"], Some(compose));
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    assert!(stdout(&allowed).contains("privileged: true"));
+    let deploy_help = stdout(&run(&["deploy", "--help"], None));
+    assert!(deploy_help.contains("--allow-privileged") && deploy_help.contains("--allow-host-paths"), "{deploy_help}");
+}
+
+/// Issue 9.6: convert's List holds the Secrets its pods mount, so `convert | kubectl apply`
+/// works, and stderr says where they come from.
+#[test]
+fn convert_includes_the_secrets_its_pods_mount() {
+    let dir = project("convert-secrets");
+    let compose = dir.join("compose.yaml");
+    let output = run(&["convert", "-f", compose.to_str().unwrap(), "--name", "shop", "--image", "app=a:1", "--secret-env-file", "db.env"], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let list: serde_json::Value = serde_saphyr::from_str(&stdout(&output)).unwrap();
+    let secrets: Vec<&serde_json::Value> = list["items"].as_array().unwrap().iter().filter(|i| i["kind"] == "Secret").collect();
+    let names: Vec<&str> = secrets.iter().map(|s| s["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["shop-env-db-env", "shop-secret-files"]);
+    assert_eq!(secrets[1]["data"]["db_password.txt"], "aHVudGVyMg==");
+    assert_eq!(secrets[1]["metadata"]["namespace"], "default");
+    assert!(stderr(&output).contains("the Secret shop-secret-files"), "{}", stderr(&output));
+}
+
+/// Issue 12: packing follows no link out of the project and reads no special file, so a
+/// repository cannot make the runner's environment part of the stack.
+#[test]
+fn packing_stays_inside_the_project() {
+    let dir = scratch("hostile-project");
+    std::fs::create_dir_all(dir.join("conf")).unwrap();
+    std::fs::write(dir.join("conf/app.conf"), "ok\n").unwrap();
+    std::fs::write(dir.join("inside.conf"), "inside\n").unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", dir.join("link")).unwrap();
+    std::os::unix::fs::symlink("inside.conf", dir.join("alias.conf")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", dir.join("conf/host")).unwrap();
+    let fifo = std::process::Command::new("mkfifo").arg(dir.join("pipe")).status().unwrap();
+    assert!(fifo.success());
+    let compose = "services:\n  web:\n    image: nginx\n    configs: [c, ok]\n    volumes: [./conf:/etc/app:ro]\n    env_file: [pipe]\nconfigs:\n  c:\n    file: ./link\n  ok:\n    file: ./alias.conf\n";
+    std::fs::write(dir.join("compose.yaml"), compose).unwrap();
+    let output = run_in(&dir, &["stack", "--name", "hostile"], None, &[("LEAK_CANARY", "canary-7f3a")]);
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert!(!stdout(&output).contains("canary-7f3a") && !errors.contains("canary-7f3a"), "the environment leaked");
+    assert!(errors.contains("not packed: link: it resolves to /proc/"), "{errors}");
+    assert!(errors.contains("not packed: conf/: host: it resolves to /etc/hostname, outside the project directory"), "{errors}");
+    assert!(errors.contains("not packed: pipe: not a regular file"), "{errors}");
+    // What stays inside is packed, links included.
+    std::fs::write(dir.join("compose.yaml"), "services:\n  web:\n    image: nginx\n    configs: [ok]\nconfigs:\n  ok:\n    file: ./alias.conf\n").unwrap();
+    let output = run_in(&dir, &["stack", "--name", "hostile"], None, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("alias.conf: |\n      inside"), "{}", stdout(&output));
+}
+
+/// Issue 12: variables that feed `secrets: environment:` go into a Secret the stack names
+/// (spec.secretVariables) and the pods mount it from there; the ComposeStack holds no value.
+#[test]
+fn secret_variables_stay_out_of_the_stack() {
+    let dir = scratch("secret-variables");
+    std::fs::write(dir.join(".env"), "TAG=1.27\nDB_PASSWORD=hunter2\nAPI_TOKEN=t0ken\n").unwrap();
+    let compose = "services:\n  web:\n    image: nginx:${TAG}\n    secrets: [db, api]\n    environment:\n      TOKEN_COPY: ${API_TOKEN}\nsecrets:\n  db:\n    environment: DB_PASSWORD\n  api:\n    environment: API_TOKEN\n";
+    std::fs::write(dir.join("compose.yaml"), compose).unwrap();
+    let output = run_in(&dir, &["stack", "--name", "shop"], None, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let documents: Vec<serde_json::Value> = stdout(&output).split("\n---\n").map(|d| serde_saphyr::from_str(d).unwrap()).collect();
+    let [secret, stack] = documents.as_slice() else { panic!("two documents: {documents:?}") };
+    assert_eq!(secret["metadata"]["name"], "shop-secret-variables");
+    assert_eq!(secret["data"]["DB_PASSWORD"], "aHVudGVyMg==");
+    assert_eq!(stack["spec"]["secretVariables"], "shop-secret-variables");
+    assert_eq!(stack["spec"]["variables"]["TAG"], "1.27");
+    assert!(stack["spec"]["variables"].get("DB_PASSWORD").is_none(), "{stack}");
+    assert!(!stdout(&output).contains("hunter2"));
+    // API_TOKEN is also interpolated into the environment: it must stay, and stderr says so.
+    assert_eq!(stack["spec"]["variables"]["API_TOKEN"], "t0ken");
+    assert!(stderr(&output).contains("API_TOKEN feeds a secret but is also interpolated"), "{}", stderr(&output));
+
+    let converted = run_in(&dir, &["convert", "--name", "shop"], None, &[]);
+    assert!(converted.status.success(), "{}", stderr(&converted));
+    let printed = stdout(&converted);
+    assert!(printed.contains("secretName: shop-secret-variables") && printed.contains("key: DB_PASSWORD"), "{printed}");
+    assert!(printed.contains("mountPath: /run/secrets/db"), "{printed}");
+}
+
+/// Issue 12: a broken `.env` line is named by its number; the line (a password) is not shown.
+#[test]
+fn env_file_errors_do_not_print_values() {
+    let dir = scratch("broken-dotenv");
+    std::fs::write(dir.join(".env"), "OK=1\nDB_PASSWORD hunter2\n").unwrap();
+    std::fs::write(dir.join("secret.env"), "TOKEN secret-token\n").unwrap();
+    std::fs::write(dir.join("compose.yaml"), "services:\n  web:\n    image: nginx\n").unwrap();
+    let output = run_in(&dir, &["stack"], None, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains(".env: line 2"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("hunter2"), "{}", stderr(&output));
+    let output = run_in(&dir, &["stack", "--no-dotenv", "--secret-env-file", "secret.env"], None, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("secret.env: line 1") && !stderr(&output).contains("secret-token"), "{}", stderr(&output));
+    let output = run(&["convert", "-f", "-", "--var", "PASSWORD hunter2"], Some("services: {}\n"));
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_definition() {
+    let bash = run(&["completion", "bash"], None);
+    assert!(bash.status.success(), "{}", stderr(&bash));
+    assert!(stdout(&bash).contains("deploy") && stdout(&bash).contains("--kubeconfig"), "the completion knows the commands");
+    let dir = scratch("man");
+    let output = run(&["man", dir.to_str().unwrap()], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let deploy = std::fs::read_to_string(dir.join("compose-operator-deploy.1")).unwrap();
+    assert!(deploy.contains("\\-\\-timeout") || deploy.contains("--timeout"), "{deploy}");
+    assert!(stdout(&output).contains("compose-operator-logs.1"));
+}
+
+/// Installed as `kubectl-compose`, the binary presents itself as `kubectl compose`.
+#[test]
+fn answers_to_its_kubectl_plugin_name() {
+    let dir = scratch("plugin");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_compose-operator"), dir.join("kubectl-compose")).unwrap();
+    let output = Command::new(dir.join("kubectl-compose")).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    assert!(stdout(&output).contains("Usage: kubectl compose"), "{}", stdout(&output));
+    let completion = Command::new(dir.join("kubectl-compose")).args(["completion", "zsh"]).output().unwrap();
+    assert!(stdout(&completion).contains("kubectl-compose"), "{}", stdout(&completion));
+}
+
+/// The exit codes a pipeline gates on, without a cluster: an invalid project is refused
+/// (1) before anything is sent; an unreachable cluster is 3.
+#[test]
+fn deploy_exit_codes_without_a_cluster() {
+    let dir = scratch("deploy-offline");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\nusers: [{{name: u, user: {{token: x}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u, namespace: team}}}}]\ncurrent-context: x\n"
+    );
+    std::fs::write(dir.join("kubeconfig"), kubeconfig).unwrap();
+    let broken = repo("tests/fixtures/invalid/misindented-restart-policy.yaml");
+    let args = ["deploy", "-c", broken.to_str().unwrap(), "--kubeconfig", "kubeconfig", "--timeout", "10s"];
+    let invalid = run_in(&dir, &args, None, &[]);
+    assert_eq!(invalid.status.code(), Some(1), "{}", stderr(&invalid));
+    assert!(stderr(&invalid).contains("services.web.deploy.resources.restart_policy"), "{}", stderr(&invalid));
+    let good = repo("examples/compose/redis.yaml");
+    let unreachable = run_in(&dir, &["deploy", "-c", good.to_str().unwrap(), "--kubeconfig", "kubeconfig", "--timeout", "10s"], None, &[]);
+    assert_eq!(unreachable.status.code(), Some(3), "{}", stderr(&unreachable));
+    let listed = run_in(&dir, &["ls", "--kubeconfig", "kubeconfig"], None, &[]);
+    assert_eq!(listed.status.code(), Some(3), "{}", stderr(&listed));
 }

@@ -65,8 +65,7 @@ fn alone(project: &Project) -> String {
 
 fn input(project: &Project, images: Vec<(String, String)>) -> ComposeInput {
     ComposeInput {
-        file: project.file.clone(),
-        overrides: project.overrides.clone(),
+        files: std::iter::once(project.file.clone()).chain(project.overrides.iter().cloned()).collect(),
         name: Some("conformance".into()),
         variables: Vec::new(),
         profiles: Vec::new(),
@@ -78,7 +77,7 @@ fn input(project: &Project, images: Vec<(String, String)>) -> ComposeInput {
 }
 
 fn as_project(project: &Project) -> String {
-    match input(project, corpus::stand_in_images(project)).project_spec() {
+    match input(project, corpus::stand_in_images(project)).project() {
         Ok(packed) => describe(build::translate("conformance", "default", &packed.spec, &Policy::default())),
         Err(error) => format!("refused: {error}"),
     }
@@ -136,11 +135,11 @@ fn docker_compose_corpus_outcomes_match_expectations() {
 
 /// Our loader's verdict in the canonical shape, or its first refusal.
 fn our_canonical(project: &Project) -> Result<serde_json::Value, String> {
-    let packed = input(project, Vec::new()).project_spec()?;
+    let packed = input(project, Vec::new()).project()?;
     let spec = &packed.spec;
     let sources = Sources { compose: &spec.compose, overrides: &spec.overrides, variables: &spec.variables, profiles: &spec.profiles };
     let loaded = load::load(&sources).map_err(|errors| errors.0[0].to_string())?;
-    let files = ProjectFiles { text: &spec.files, binary: &spec.binary_files, directories: &spec.directories };
+    let files = ProjectFiles::new(&spec.files, &spec.binary_files, &spec.directories);
     let project_dir = project.file.parent().unwrap_or(Path::new("."));
     canonical::ours(&loaded, files, &spec.variables, project_dir)
 }

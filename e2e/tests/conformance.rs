@@ -237,7 +237,7 @@ async fn converted_yaml_is_accepted_by_the_api_server() {
         let (spec, policy) = support::spec_and_policy(&text);
         let source = format!("fixtures/{}", fixture.file_name().unwrap().to_string_lossy());
         let Ok(translation) = build::translate("fixture", &namespace.name, &spec, &policy) else { continue };
-        let yaml = convert::print(&translation, Output::Yaml).unwrap();
+        let yaml = convert::print(Vec::new(), &translation, Output::Yaml).unwrap();
         checked += 1;
         if let Some(message) = dry_run_yaml(yaml.as_bytes(), &namespace.name) {
             refusals.insert(source, message);

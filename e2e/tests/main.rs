@@ -5,6 +5,7 @@ mod harness;
 mod stack;
 
 mod chart;
+mod cli;
 mod conformance;
 mod lifecycle;
 mod operations;

@@ -66,6 +66,8 @@ pub struct PlanInput<'a> {
     pub variables: &'a BTreeMap<String, String>,
     pub files: &'a ProjectFiles<'a>,
     pub secret_files: Option<&'a str>,
+    /// `spec.secretVariables`: where `environment:` secrets not in `variables` are read.
+    pub secret_variables: Option<&'a str>,
 }
 
 pub fn plan(input: &PlanInput, report: &mut Report) -> FilePlan {
@@ -108,12 +110,17 @@ fn source(
     }
     let value = match (&definition.content, &definition.environment, &definition.file) {
         (Some(content), None, None) => Value::Text(content.clone()),
-        (None, Some(variable), None) => match input.variables.get(variable) {
-            Some(value) => Value::Text(value.clone()),
-            None => {
+        (None, Some(variable), None) => match (input.variables.get(variable), input.secret_variables) {
+            (Some(value), _) => Value::Text(value.clone()),
+            // The pods read the key from the Secret themselves; nothing here reads its value.
+            (None, Some(secret)) => {
+                let key = valid_key(variable, &path.key("environment"), report)?;
+                return Some(Source { kind, object_name: secret.to_string(), key, fingerprint: None });
+            }
+            (None, None) => {
                 report.error(
                     Diagnostic::new(path.key("environment"), format!("the variable `{variable}` is not set"))
-                        .with_hint("set it in spec.variables (--var in the CLI)"),
+                        .with_hint("set it in spec.variables (--var in the CLI), or in the Secret spec.secretVariables names"),
                 );
                 return None;
             }

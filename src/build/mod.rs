@@ -266,6 +266,7 @@ impl Translator<'_> {
                 variables: &self.spec.variables,
                 files: self.files,
                 secret_files: self.spec.secret_files.as_deref(),
+                secret_variables: self.spec.secret_variables.as_deref(),
             },
             report,
         );

@@ -1,6 +1,6 @@
 use clap::{Args, ValueEnum};
 
-use super::input::{ComposeInput, ProjectSpec};
+use super::input::ComposeInput;
 use crate::api::PublishedServiceType;
 use crate::build::{self, Policy};
 
@@ -46,28 +46,26 @@ impl From<ServiceType> for PublishedServiceType {
     }
 }
 
-/// Translates and prints a `kind: List`; warnings and errors go to stderr.
+/// Translates and prints a `kind: List`; warnings and errors go to stderr. The Secrets the
+/// stack refers to (secret files, secret env files, secret variables) come first in the
+/// List: `stack` and `deploy` write them beside the ComposeStack, the operator only reads them.
 pub fn run(args: &ConvertArgs) -> Result<String, String> {
-    // The secret files travel in the Secret `stack` prints; convert only refers to it.
-    let ProjectSpec { mut spec, skipped, .. } = args.input.project_spec()?;
-    spec.published_service_type = Some(args.published_service_type.into());
-    spec.network_policies = args.no_network_policies.then_some(false);
-    for reason in &skipped {
-        eprintln!("not packed: {reason}");
-    }
-    let translation = build::translate(&args.input.stack_name(), &args.namespace, &spec, &args.policy).map_err(|e| e.to_string())?;
-    for warning in &translation.warnings {
-        eprintln!("warning: {warning}");
-    }
-    print(&translation, args.output)
+    let mut project = args.input.project()?;
+    project.spec.published_service_type = Some(args.published_service_type.into());
+    project.spec.network_policies = args.no_network_policies.then_some(false);
+    let translation = super::stack::checked(&project, &args.namespace, &args.policy)?;
+    let secrets = project.secret_manifests(Some(&args.namespace), None);
+    let secrets = secrets.iter().map(super::project::manifest).collect::<Result<Vec<_>, _>>()?;
+    print(secrets, &translation, args.output)
 }
 
-/// The objects as the `kind: List` `convert` prints (the e2e suite dry-runs exactly this text).
-pub fn print(translation: &build::Translation, output: Output) -> Result<String, String> {
+/// The Secrets and objects as the `kind: List` `convert` prints (the e2e suite dry-runs
+/// exactly this text).
+pub fn print(secrets: Vec<serde_json::Value>, translation: &build::Translation, output: Output) -> Result<String, String> {
     let list = serde_json::json!({
         "apiVersion": "v1",
         "kind": "List",
-        "items": translation.objects().map(build::Object::to_json).collect::<Vec<_>>(),
+        "items": secrets.into_iter().chain(translation.objects().map(build::Object::to_json)).collect::<Vec<_>>(),
     });
     Ok(match output {
         Output::Json => serde_json::to_string_pretty(&list).map_err(|e| e.to_string())? + "\n",

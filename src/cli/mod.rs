@@ -1,9 +1,20 @@
-//! The `compose-operator` command line: `run` (the controller), `convert`, `stack`, `crd`.
+//! The `compose-operator` command line: `run` (the controller); `convert`, `stack` and `crd`
+//! (offline); `deploy`, `ls`, `ps`, `logs` and `rm` (the swarm workflow against a cluster,
+//! through ComposeStacks only: the CLI never creates workloads itself); `completion`, `man`.
+//! Installed as `kubectl-compose` it is also a kubectl plugin (`kubectl compose ps`).
 
+pub mod cluster;
 pub mod convert;
 pub mod crd;
+pub mod deploy;
+pub mod display;
+pub mod docs;
 pub mod input;
+pub mod inspect;
+pub mod logs;
 pub mod pack;
+pub mod project;
+pub mod remove;
 pub mod stack;
 
 use clap::{Parser, Subcommand};
@@ -23,9 +34,77 @@ pub enum CommandLine {
     Convert(convert::ConvertArgs),
     /// Print a ComposeStack manifest wrapping a compose file, ready for `kubectl apply -f -`.
     Stack(stack::StackArgs),
+    /// Apply a compose project as a ComposeStack and follow it until it is Ready (`docker stack deploy`).
+    Deploy(deploy::DeployArgs),
+    /// List the stacks, with services ready, status and age (`docker stack ls`).
+    Ls(inspect::LsArgs),
+    /// List a stack's services, or with --pods its pods (`docker service ls`, `docker stack ps`).
+    Ps(inspect::PsArgs),
+    /// Print the logs of a stack's pods, prefixed by service (`docker compose logs`).
+    Logs(logs::LogsArgs),
+    /// Delete a stack and everything it created; claims too with --volumes (`docker stack rm`).
+    Rm(remove::RmArgs),
     /// Print the ComposeStack CustomResourceDefinition.
     Crd,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(docs::CompletionArgs),
+    /// Write the man pages (one per command) into a directory.
+    Man(docs::ManArgs),
 }
 
-/// Exit codes: 0 fine, 1 the input was refused, 2 usage (clap's own).
-pub const EXIT_INVALID: i32 = 1;
+/// Why a command failed, and the exit code that says so to a script or CI pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// 1: the compose project was refused (nothing was sent to the cluster).
+    Invalid(String),
+    /// 3: the cluster could not be reached, or refused a request (RBAC, missing CRD, not found).
+    Cluster(String),
+    /// 4: the operator stalled the stack (invalid for its policy, a name conflict, refused by
+    /// the API server, a failed Job): only a change of the stack can help.
+    Stalled(String),
+    /// 5: the stack was not Ready (or not gone) before `--timeout`.
+    TimedOut(String),
+}
+
+/// Exit codes: 0 fine, 1 the input was refused, 2 usage (clap's own), 3 the cluster, 4 the
+/// stack stalled, 5 timed out. README.md documents them; CI pipelines rely on them.
+pub const EXIT_INVALID: u8 = 1;
+pub const EXIT_CLUSTER: u8 = 3;
+pub const EXIT_STALLED: u8 = 4;
+pub const EXIT_TIMED_OUT: u8 = 5;
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Invalid(_) => EXIT_INVALID,
+            Failure::Cluster(_) => EXIT_CLUSTER,
+            Failure::Stalled(_) => EXIT_STALLED,
+            Failure::TimedOut(_) => EXIT_TIMED_OUT,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Invalid(message) | Failure::Cluster(message) | Failure::Stalled(message) | Failure::TimedOut(message) => message,
+        }
+    }
+}
+
+impl From<kube::Error> for Failure {
+    fn from(error: kube::Error) -> Self {
+        Failure::Cluster(cluster::describe(&error))
+    }
+}
+
+/// The name the binary was started as decides how it presents itself: `kubectl-compose`
+/// (a kubectl plugin) is `kubectl compose` in help, errors and completions.
+pub fn invoked_name(argv0: Option<&std::ffi::OsStr>) -> &'static str {
+    let file = argv0.and_then(|a| std::path::Path::new(a).file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    if file.starts_with("kubectl-compose") { "kubectl compose" } else { "compose-operator" }
+}
+
+/// The clap definition under the name it was invoked as.
+pub fn command(invoked: &'static str) -> clap::Command {
+    let command = <Cli as clap::CommandFactory>::command();
+    if invoked == "compose-operator" { command } else { command.name("kubectl-compose").bin_name(invoked).display_name(invoked) }
+}
