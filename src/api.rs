@@ -106,6 +106,13 @@ pub struct ComposeStackSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_variables: Option<String>,
 
+    /// Project paths that exist in the project but were not packed (too large, or holding
+    /// `.git`, `node_modules` and the like); `compose-operator stack` lists them. A bind mount
+    /// of one is source code the image should hold: it is dropped with a warning (refused
+    /// with `bindMounts: Refuse`), never given an empty claim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unpacked_paths: Vec<String>,
+
     /// What bind mounts of host directories become when they are not project files in
     /// `files` (data directories such as `/srv/app/data:/var/lib/app` or `./data:/data`):
     /// `Claim` (default) a PersistentVolumeClaim per distinct source, which starts empty;

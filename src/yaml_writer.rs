@@ -125,7 +125,10 @@ const SPECIAL_WORDS: [&str; 13] = ["y", "n", "yes", "no", "on", "off", "true", "
 /// Whether `text` reads back as this same string in every YAML reader when written plain.
 pub fn is_plain_safe(text: &str) -> bool {
     let Some(first) = text.chars().next() else { return false };
-    if !(first.is_ascii_alphabetic() || first == '_' || first == '/') {
+    // A leading `-` is a sequence entry only before a space; `-c` and `--name` are words.
+    let after_dashes = text.trim_start_matches('-');
+    let option_like = first == '-' && after_dashes.len() < text.len() && after_dashes.starts_with(|c: char| c.is_ascii_alphabetic());
+    if !(first.is_ascii_alphabetic() || first == '_' || first == '/' || option_like) {
         return false;
     }
     if text.ends_with([' ', ':']) || text.contains(": ") || text.contains(" #") {
@@ -210,15 +213,57 @@ mod tests {
     #[test]
     fn strings_other_readers_take_for_something_else_are_quoted() {
         for text in [
-            "Y", "y", "yes", "No", "ON", "off", "True", "false", "~", "null", "NULL", "0o17", "0x1F", "1_000", ".inf", "-.Inf", ".nan", "2024-01-01", "12:30",
-            "<<", "=", "", " lead", "trail ", "a: b", "a #b", "@x", "!tag", "&a", "*a", "%x", "`x", "[x]", "{x}", "|", ">", "?", "-", "- x", "123", "1.5",
-            "1e3", "+1", "0", "#x",
+            "Y",
+            "y",
+            "yes",
+            "No",
+            "ON",
+            "off",
+            "True",
+            "false",
+            "~",
+            "null",
+            "NULL",
+            "0o17",
+            "0x1F",
+            "1_000",
+            ".inf",
+            "-.Inf",
+            ".nan",
+            "2024-01-01",
+            "12:30",
+            "<<",
+            "=",
+            "",
+            " lead",
+            "trail ",
+            "a: b",
+            "a #b",
+            "@x",
+            "!tag",
+            "&a",
+            "*a",
+            "%x",
+            "`x",
+            "[x]",
+            "{x}",
+            "|",
+            ">",
+            "?",
+            "-",
+            "- x",
+            "123",
+            "1.5",
+            "1e3",
+            "+1",
+            "0",
+            "#x",
         ] {
             let mut out = String::new();
             write_string(&mut out, text, 0, false);
             assert!(out.starts_with('"'), "{text:?} was written {out}");
         }
-        for text in ["nginx", "nginx:1.25", "app.kubernetes.io/name", "/var/lib/data", "a b c", "web-1", "KEY=value", "yesterday", "only"] {
+        for text in ["nginx", "nginx:1.25", "app.kubernetes.io/name", "/var/lib/data", "a b c", "web-1", "KEY=value", "yesterday", "only", "-c", "--name"] {
             assert!(is_plain_safe(text), "{text:?}");
         }
     }

@@ -70,6 +70,7 @@ fn input(project: &Project, images: Vec<(String, String)>) -> ComposeInput {
         variables: Vec::new(),
         profiles: Vec::new(),
         images,
+        bind_mounts: None,
         drop_bind_mounts: false,
         secret_env_files: Vec::new(),
         no_dotenv: false,
@@ -141,7 +142,7 @@ fn our_canonical(project: &Project) -> Result<serde_json::Value, String> {
     let loaded = load::load(&sources).map_err(|errors| errors.0[0].to_string())?;
     let files = ProjectFiles::new(&spec.files, &spec.binary_files, &spec.directories);
     let project_dir = project.file.parent().unwrap_or(Path::new("."));
-    canonical::ours(&loaded, files, &spec.variables, project_dir)
+    canonical::ours(&loaded, &files, &spec.variables, project_dir)
 }
 
 /// Where our loader accepts what compose-go does not load the same way, the project outcome

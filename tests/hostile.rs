@@ -89,6 +89,8 @@ fn cases() -> Vec<Case> {
     let mut cases = vec![
         Case { name: "extends chain of 4,000, deepest first", spec: compose(extends_chain(4000, true)), translates: false },
         Case { name: "extends chain of 4,000, in order", spec: compose(extends_chain(4000, false)), translates: false },
+        Case { name: "extends chain of 499, deepest first", spec: compose(extends_chain(499, true)), translates: false },
+        Case { name: "extends chain of 499, in order", spec: compose(extends_chain(499, false)), translates: false },
         Case { name: "extends chain of 30", spec: compose(extends_chain(30, false)), translates: true },
         Case { name: "15 services x 654 port ranges of 100", spec: compose(port_ranges(15, 654)), translates: false },
         Case { name: "400 port ranges of 100", spec: compose(port_ranges(1, 400)), translates: false },

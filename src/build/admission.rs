@@ -84,7 +84,9 @@ pub fn guard_pod_metadata(template: &PodTemplateSpec, service: &Service, path: &
         } else {
             path.key(EXTENSION_KEY).key("podAnnotations").key(key)
         };
-        report.error(Diagnostic::new(origin, format!("the pod annotation `{key}` {refusal}")).with_hint("remove it; the operator sets the pod's confinement itself"));
+        report.error(
+            Diagnostic::new(origin, format!("the pod annotation `{key}` {refusal}")).with_hint("remove it; the operator sets the pod's confinement itself"),
+        );
     }
 }
 
@@ -169,12 +171,8 @@ pub fn fit_pod_security(spec: &mut PodSpec, level: PodSecurityLevel, containers:
         fit_container(context, level, &path, service, report);
     }
     if restricted {
-        let unknown_user: Vec<&str> = spec
-            .containers
-            .iter()
-            .filter(|c| c.security_context.as_ref().and_then(|s| s.run_as_user).is_none())
-            .map(|c| c.name.as_str())
-            .collect();
+        let unknown_user: Vec<&str> =
+            spec.containers.iter().filter(|c| c.security_context.as_ref().and_then(|s| s.run_as_user).is_none()).map(|c| c.name.as_str()).collect();
         let mut warning = String::from(
             "the namespace enforces the restricted Pod Security level: the pod runs as non-root, without privilege escalation and with every capability dropped; images that run as root or need capabilities (to chown, or to switch users) will not start",
         );
@@ -195,7 +193,8 @@ fn fit_container(context: &mut SecurityContext, level: PodSecurityLevel, path: &
     if context.privileged == Some(true) {
         forbidden(report, path.key("privileged"), "it is privileged");
     }
-    if context.seccomp_profile.as_ref().is_some_and(|p| p.type_ == "Unconfined") || context.app_armor_profile.as_ref().is_some_and(|p| p.type_ == "Unconfined") {
+    if context.seccomp_profile.as_ref().is_some_and(|p| p.type_ == "Unconfined") || context.app_armor_profile.as_ref().is_some_and(|p| p.type_ == "Unconfined")
+    {
         forbidden(report, path.key("security_opt"), "it runs unconfined");
     }
     let normalize = |cap: &String| cap.to_ascii_uppercase().trim_start_matches("CAP_").to_string();

@@ -133,6 +133,14 @@ fn environment(
     merged
         .iter()
         .filter_map(|(key, value)| {
+            // Kubernetes takes printable ASCII other than `=` in a variable's name.
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_graphic() || c == ' ') || key.contains('=') {
+                report.error(
+                    Diagnostic::new(path.key("environment").key(key), "is not a valid environment variable name")
+                        .with_hint("use printable ASCII without `=`, e.g. LETTERS_DIGITS_AND_UNDERSCORES"),
+                );
+                return None;
+            }
             // `- KEY` without a value takes the value from where compose runs; here that is spec.variables.
             let value = value.clone().or_else(|| variables.get(key).cloned());
             if value.is_none() {
@@ -164,33 +172,38 @@ fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<Reso
     let limits = resources.and_then(|r| r.limits.clone()).unwrap_or_default();
     let reservations = resources.and_then(|r| r.reservations.clone()).unwrap_or_default();
 
-    let cpu = |value: Option<(&Scalar, Path)>, report: &mut Report| {
-        let (value, path) = value?;
-        report.check(&path, units::parse_cpus(&value.0)).filter(|m| *m > 0).map(|m| Quantity(units::millicores_quantity(m)))
-    };
-    let memory = |value: Option<(&Scalar, Path)>, report: &mut Report| {
-        let (value, path) = value?;
-        report.check(&path, units::parse_bytes(&value.0)).filter(|b| *b > 0).map(|b| Quantity(units::bytes_quantity(b)))
-    };
     let at = |value: &Option<Scalar>, path: Path| value.as_ref().map(|v| (v.clone(), path));
     let pick = |first: Option<(Scalar, Path)>, second: Option<(Scalar, Path)>| first.or(second);
-
     let limit_cpu = pick(at(&limits.cpus, limits_path.key("cpus")), at(&service.cpus, path.key("cpus")));
     let limit_memory = pick(at(&limits.memory, limits_path.key("memory")), at(&service.mem_limit, path.key("mem_limit")));
     let request_cpu = at(&reservations.cpus, reservations_path.key("cpus"));
     let request_memory = pick(at(&reservations.memory, reservations_path.key("memory")), at(&service.mem_reservation, path.key("mem_reservation")));
 
-    fn as_ref(value: &Option<(Scalar, Path)>) -> Option<(&Scalar, Path)> {
-        value.as_ref().map(|(v, p)| (v, p.clone()))
+    // Millicores and bytes; 0 means "no limit" in compose.
+    let amount = |value: &Option<(Scalar, Path)>, parse: fn(&str) -> Result<u64, String>, report: &mut Report| -> Option<(u64, Path)> {
+        let (value, path) = value.as_ref()?;
+        report.check(path, parse(&value.0)).filter(|amount| *amount > 0).map(|amount| (amount, path.clone()))
+    };
+    let cpu = (amount(&limit_cpu, units::parse_cpus, report), amount(&request_cpu, units::parse_cpus, report));
+    let memory = (amount(&limit_memory, units::parse_bytes, report), amount(&request_memory, units::parse_bytes, report));
+    // Docker refuses a reservation above the limit too; Kubernetes refuses the pod.
+    for ((limit, request), what) in [(&cpu, "CPU"), (&memory, "memory")] {
+        if let (Some((limit, _)), Some((request, request_path))) = (limit, request)
+            && request > limit
+        {
+            report.error(
+                Diagnostic::new(request_path.clone(), format!("reserves more {what} than the limit allows"))
+                    .with_hint("a reservation must be at most the limit; lower it, or raise the limit"),
+            );
+        }
     }
-    let mut limit: BTreeMap<String, Quantity> = [("cpu", cpu(as_ref(&limit_cpu), report)), ("memory", memory(as_ref(&limit_memory), report))]
-        .into_iter()
-        .filter_map(|(k, v)| Some((k.to_string(), v?)))
-        .collect();
-    let request: BTreeMap<String, Quantity> = [("cpu", cpu(as_ref(&request_cpu), report)), ("memory", memory(as_ref(&request_memory), report))]
-        .into_iter()
-        .filter_map(|(k, v)| Some((k.to_string(), v?)))
-        .collect();
+    let quantities = |cpu: Option<u64>, memory: Option<u64>| -> BTreeMap<String, Quantity> {
+        let cpu = cpu.map(|m| ("cpu".to_string(), Quantity(units::millicores_quantity(m))));
+        let memory = memory.map(|b| ("memory".to_string(), Quantity(units::bytes_quantity(b))));
+        cpu.into_iter().chain(memory).collect()
+    };
+    let mut limit = quantities(cpu.0.map(|(m, _)| m), memory.0.map(|(b, _)| b));
+    let request = quantities(cpu.1.map(|(m, _)| m), memory.1.map(|(b, _)| b));
 
     if limits.pids.is_some() || service.pids_limit.is_some() {
         report.warn(&limits_path.key("pids"), "per-container pid limits are a kubelet setting (podPidsLimit), not a pod field; ignored");

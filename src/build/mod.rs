@@ -29,13 +29,13 @@ pub use workload::WorkloadKind;
 use crate::api::ComposeStackSpec;
 use crate::compose::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
 use crate::compose::kubernetes::EXTENSION_KEY;
+use crate::compose::limits::{MAX_OBJECTS, MAX_OUTPUT_BYTES};
 use crate::compose::load::{self, Sources};
 use crate::compose::model::{ComposeFile, Service};
-use crate::compose::limits::{MAX_OBJECTS, MAX_OUTPUT_BYTES};
 use crate::compose::units::{self, PortMapping, Protocol};
+use crate::compose::validate::validate;
 use k8s_openapi::api::core::v1::{Container, Volume};
 use project_files::ProjectFiles;
-use crate::compose::validate::validate;
 
 /// When a dependent may start, compose's `depends_on.<service>.condition`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,8 +136,7 @@ pub fn translate_for(stack: &str, namespace: &str, target: &Target, spec: &Compo
         ));
     }
     validate(&loaded.file, &mut report);
-    check_object_estimate(&loaded.file, &mut report);
-    if report.has_errors() {
+    if !check_object_estimate(&loaded.file, &mut report) {
         return Err(report.into_diagnostics(|d| loaded.locate(d)));
     }
     let networks = network::layout(&loaded.file, spec.network_policies(), &mut report);
@@ -165,16 +164,21 @@ pub fn translate_for(stack: &str, namespace: &str, target: &Target, spec: &Compo
 
 /// Refuses, before any per-service work, a stack whose object count alone is over the
 /// budget: four objects a service at most, one a link or network alias, config, secret
-/// or volume.
-fn check_object_estimate(file: &ComposeFile, report: &mut Report) {
+/// or volume. Says whether the stack is within it.
+fn check_object_estimate(file: &ComposeFile, report: &mut Report) -> bool {
     let aliases: usize = file.services.values().map(|s| s.links.len() + s.networks.values().map(|n| n.aliases.len()).sum::<usize>()).sum();
     let estimate = 4 * file.services.len() + aliases + file.configs.len() + file.secrets.len() + file.volumes.len();
     if estimate > MAX_OBJECTS {
         report.error(
-            Diagnostic::new(Path::root().key("services"), format!("the stack would become about {estimate} Kubernetes objects; at most {MAX_OBJECTS} are accepted"))
-                .with_hint("split the project into several ComposeStacks"),
+            Diagnostic::new(
+                Path::root().key("services"),
+                format!("the stack would become about {estimate} Kubernetes objects; at most {MAX_OBJECTS} are accepted"),
+            )
+            .with_hint("split the project into several ComposeStacks"),
         );
+        return false;
     }
+    true
 }
 
 /// The objects' count and size, as applied (JSON), against the stack's budget.
@@ -240,6 +244,16 @@ struct Translator<'a> {
     volume_claims: BTreeMap<String, kubernetes::ClaimSettings>,
     files: &'a ProjectFiles<'a>,
     one_shot: BTreeMap<String, workload::OneShot>,
+}
+
+/// The compose service a container is built from, and the ports it listens on.
+struct ContainerOf<'a> {
+    compose_name: &'a str,
+    /// The container's name.
+    name: &'a str,
+    service: &'a Service,
+    ports: &'a [PortMapping],
+    expose: &'a [(u16, Protocol)],
 }
 
 /// One service's container and what it brings into its pod.
@@ -331,7 +345,8 @@ impl Translator<'_> {
     }
 
     /// The container of one compose service, with its mounts and what they need.
-    fn pod_parts(&self, compose_name: &str, name: &str, service: &Service, ports: &[PortMapping], expose: &[(u16, Protocol)], context: &ServiceContext, report: &mut Report) -> PodParts {
+    fn pod_parts(&self, of: ContainerOf, context: &ServiceContext, report: &mut Report) -> PodParts {
+        let ContainerOf { compose_name, name, service, ports, expose } = of;
         let path = Path::root().key("services").key(compose_name);
         let service_volumes = volumes::service_volumes(
             &volumes::VolumeInput {
@@ -394,12 +409,13 @@ impl Translator<'_> {
             ports.iter_mut().for_each(|p| p.published = None);
         }
         let expose = parse_expose(service, &path, report);
-        let mut parts = self.pod_parts(compose_name, name, service, &ports, &expose, context, report);
+        let mut parts = self.pod_parts(ContainerOf { compose_name, name, service, ports: &ports, expose: &expose }, context, report);
         let mut containers = vec![parts.container];
         let mut depends_on = self.dependencies(service, &path, context.workloads, report);
         for (attached_name, attached_service) in attached {
             let Some(container_name) = context.workloads.get(attached_name).and_then(|_| names::kubernetes_name(attached_name).ok()) else { continue };
-            let attached_parts = self.pod_parts(attached_name, &container_name, attached_service, &[], &[], context, report);
+            let of = ContainerOf { compose_name: attached_name, name: &container_name, service: attached_service, ports: &[], expose: &[] };
+            let attached_parts = self.pod_parts(of, context, report);
             containers.push(sidecar::merge_into(&mut parts.volumes, attached_parts.container, attached_parts.volumes, &container_name));
             for claim in attached_parts.per_replica_claims {
                 if !parts.per_replica_claims.contains(&claim) {
@@ -456,9 +472,11 @@ impl Translator<'_> {
         admission::guard_pod_metadata(&template, service, &path, self.policy, report);
         let in_pod: Vec<(&str, &Service)> = std::iter::once((compose_name, service)).chain(attached.iter().copied()).collect();
         admission::fit_pod_security(template.spec.get_or_insert_default(), self.target.pod_security, &in_pod, report);
-        let creates_claims = service.volumes.iter().filter_map(volumes::named_source).any(|v| {
-            matches!(context.volumes.volumes.get(v), Some(volumes::NamedVolume::PerReplica { .. } | volumes::NamedVolume::Shared { .. }))
-        });
+        let creates_claims = service
+            .volumes
+            .iter()
+            .filter_map(volumes::named_source)
+            .any(|v| matches!(context.volumes.volumes.get(v), Some(volumes::NamedVolume::PerReplica { .. } | volumes::NamedVolume::Shared { .. })));
         if settings.claims != kubernetes::ClaimSettings::default() && !creates_claims {
             report
                 .warn(&path.key("labels"), "kompose.volume.* labels size the claims of named volumes, and this service mounts none the stack creates; ignored");
@@ -670,7 +688,7 @@ impl Translator<'_> {
                         return None;
                     }
                 };
-                if dependency.restart.is_some() {
+                if dependency.restart.is_some() && !dependency.implied {
                     report.warn(&path.key("depends_on").key(target).key("restart"), "dependents are not restarted when a dependency is updated; ignored");
                 }
                 Some(Dependency { service: workloads.get(target.as_str())?.clone(), condition, required: dependency.required })

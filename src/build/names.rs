@@ -86,7 +86,9 @@ pub fn is_valid_annotation_key(key: &str) -> bool {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    let prefix_ok = prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253 && p.split('.').all(|part| is_label_segment(&part.to_ascii_lowercase(), false)) && p == p.to_ascii_lowercase());
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty() && p.len() <= 253 && p.split('.').all(|part| is_label_segment(&part.to_ascii_lowercase(), false)) && p == p.to_ascii_lowercase()
+    });
     prefix_ok && is_label_segment(name, true)
 }
 

@@ -40,6 +40,14 @@ pub fn pod_security(spec: &mut PodSpec, service: &Service, path: &Path, policy: 
             report.error(Diagnostic::new(sysctl_path, format!("sysctl `{name}` has no value")).with_hint(format!("write `{name}=value`")));
             continue;
         };
+        let ipc = ["kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."].iter().any(|prefix| name.starts_with(prefix));
+        if spec.host_ipc == Some(true) && ipc {
+            report.error(
+                Diagnostic::new(sysctl_path, "a pod sharing the node's IPC namespace cannot set IPC sysctls (they would change the node)")
+                    .with_hint("remove it, or leave the node's IPC namespace"),
+            );
+            continue;
+        }
         if spec.host_network == Some(true) && name.starts_with("net.") {
             report.error(
                 Diagnostic::new(sysctl_path, "a pod on the node's network cannot set network sysctls (they would change the node)")

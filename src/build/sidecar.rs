@@ -30,9 +30,11 @@ pub fn hosts(file: &ComposeFile, report: &mut Report) -> BTreeMap<String, String
         let mut current = first;
         let host = loop {
             // `container:` names a container; compose lets a service set container_name.
-            let target = file.services.get_key_value(current).map(|(k, _)| k.as_str()).or_else(|| {
-                file.services.iter().find(|(_, s)| s.container_name.as_deref() == Some(current)).map(|(k, _)| k.as_str())
-            });
+            let target = file
+                .services
+                .get_key_value(current)
+                .map(|(k, _)| k.as_str())
+                .or_else(|| file.services.iter().find(|(_, s)| s.container_name.as_deref() == Some(current)).map(|(k, _)| k.as_str()));
             let Some(target) = target else {
                 report.error(
                     Diagnostic::new(path.clone(), format!("shares the network of `{current}`, which is not a service of this stack"))

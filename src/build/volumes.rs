@@ -80,6 +80,8 @@ enum Bind {
     Timezone,
     /// `spec.bindMounts: Drop`.
     Dropped,
+    /// A project path that exists but was not packed: source code the image should hold.
+    Unpacked,
     /// Refused, with the reason and a hint.
     Refused(String, String),
 }
@@ -152,6 +154,11 @@ fn bind(source: &str, target: &str, spec: &ComposeStackSpec, policy: &Policy, fi
     if absolute && policy.allow_host_paths {
         return Bind::HostPath;
     }
+    let unpacked = !absolute
+        && project_files::normalize(source).is_ok_and(|path| spec.unpacked_paths.iter().any(|u| project_files::normalize(u).as_deref() == Ok(path.as_str())));
+    if unpacked && spec.bind_mounts() != BindMounts::Refuse {
+        return Bind::Unpacked;
+    }
     let file_like = looks_like_file(source) || looks_like_file(target);
     match spec.bind_mounts() {
         BindMounts::Drop => Bind::Dropped,
@@ -208,7 +215,9 @@ pub fn plan(input: &PlanInput, report: &mut Report) -> VolumePlan {
                         if let Some(extension) = &mount.x_kubernetes {
                             let claim = settings::volume_settings(extension, &path.key(crate::compose::kubernetes::EXTENSION_KEY), report);
                             match directory_claims.get(&key) {
-                                Some((existing, _)) if *existing != claim => report.warn(&path, "another mount of this directory sizes its claim differently; the first is used"),
+                                Some((existing, _)) if *existing != claim => {
+                                    report.warn(&path, "another mount of this directory sizes its claim differently; the first is used")
+                                }
                                 Some(_) => {}
                                 None => {
                                     directory_claims.insert(key.clone(), (claim, path));
@@ -252,13 +261,18 @@ pub fn plan(input: &PlanInput, report: &mut Report) -> VolumePlan {
             if services.len() > 1 {
                 report.warn(
                     &path,
-                    format!("shared by {}: one ReadWriteMany claim `{}`; the cluster's storage must support ReadWriteMany", services.join(", "), named.claim_name()),
+                    format!(
+                        "shared by {}: one ReadWriteMany claim `{}`; the cluster's storage must support ReadWriteMany",
+                        services.join(", "),
+                        named.claim_name()
+                    ),
                 );
             }
             named
         };
         if definition.driver.as_ref().is_some_and(|d| d.as_str() != Some("local")) || definition.driver_opts.is_some() {
-            report.warn(&path.key("driver"), "volume drivers map to StorageClasses; set spec.volumes.storageClassName or x-kubernetes.storageClassName; ignored");
+            report
+                .warn(&path.key("driver"), "volume drivers map to StorageClasses; set spec.volumes.storageClassName or x-kubernetes.storageClassName; ignored");
         }
         plan.volumes.insert(volume.clone(), named);
     }
@@ -291,7 +305,12 @@ fn external_claim_name(name: Option<&str>, k8s_name: &str, path: &Path, report: 
     let mapped: String = name.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
     let valid = !mapped.is_empty()
         && mapped.len() <= 253
-        && mapped.split('.').all(|part| !part.is_empty() && part.starts_with(|c: char| c.is_ascii_alphanumeric()) && part.ends_with(|c: char| c.is_ascii_alphanumeric()) && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        && mapped.split('.').all(|part| {
+            !part.is_empty()
+                && part.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && part.ends_with(|c: char| c.is_ascii_alphanumeric())
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
     if !valid {
         report.error(
             Diagnostic::new(path.key("name"), format!("`{name}` cannot name a PersistentVolumeClaim"))
@@ -419,13 +438,26 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
                 }
                 Bind::Timezone => {
                     if !warned_timezone {
-                        report.warn(&mount_path, format!("`{source}` (the host's time zone) is not mounted: set the TZ environment variable, e.g. TZ=Europe/Berlin"));
+                        report.warn(
+                            &mount_path,
+                            format!("`{source}` (the host's time zone) is not mounted: set the TZ environment variable, e.g. TZ=Europe/Berlin"),
+                        );
                         warned_timezone = true;
                     }
                 }
+                Bind::Unpacked => {
+                    dropped_targets.push(mount.target);
+                    report.warn(&mount_path, format!(
+                        "`{source}` is in the project but was not packed (too large, or tool directories such as .git or node_modules): dropped, so `{}` holds what the image has there; bake it into the image if the image lacks it",
+                        mount.target
+                    ));
+                }
                 Bind::Dropped => {
                     dropped_targets.push(mount.target);
-                    report.warn(&mount_path, format!("`{source}` is not in spec.files; dropped (spec.bindMounts: Drop), so `{}` holds what the image has there", mount.target));
+                    report.warn(
+                        &mount_path,
+                        format!("`{source}` is not in spec.files; dropped (spec.bindMounts: Drop), so `{}` holds what the image has there", mount.target),
+                    );
                 }
                 Bind::Refused(message, hint) => report.error(Diagnostic::new(mount_path, message).with_hint(hint)),
             },
@@ -434,7 +466,10 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
             ("volume", None) => {
                 let inside = |targets: &[&str]| targets.iter().any(|t| is_inside(mount.target, t));
                 if inside(&dropped_targets) {
-                    report.warn(&mount_path, format!("`{}` is inside a dropped bind mount: not mounted either, so it holds what the image has there, as on Docker", mount.target));
+                    report.warn(
+                        &mount_path,
+                        format!("`{}` is inside a dropped bind mount: not mounted either, so it holds what the image has there, as on Docker", mount.target),
+                    );
                     continue;
                 }
                 if inside(&served_targets) {
@@ -494,16 +529,14 @@ fn claimed_mount(result: &mut ServiceVolumes, mount: &Mount, key: &str, path: &P
         return;
     }
     let claim_name = named.claim_name().to_string();
-    let volume = Volume { persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim_name.clone(), read_only: None }), ..Default::default() };
+    let volume =
+        Volume { persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim_name.clone(), read_only: None }), ..Default::default() };
     add_volume(result, claim_name, volume, mount);
 }
 
 fn tmpfs(result: &mut ServiceVolumes, mount: &Mount, name: String, path: &Path, report: &mut Report) {
-    let size_limit = mount
-        .tmpfs_size
-        .and_then(|s| report.check(&path.key("size"), units::parse_bytes(&s.0)))
-        .filter(|b| *b > 0)
-        .map(|b| Quantity(units::bytes_quantity(b)));
+    let size_limit =
+        mount.tmpfs_size.and_then(|s| report.check(&path.key("size"), units::parse_bytes(&s.0))).filter(|b| *b > 0).map(|b| Quantity(units::bytes_quantity(b)));
     let volume = Volume { empty_dir: Some(EmptyDirVolumeSource { medium: Some("Memory".into()), size_limit, ..Default::default() }), ..Default::default() };
     add_volume(result, name, volume, mount);
 }
@@ -558,19 +591,27 @@ impl<'a> ProjectMounts<'a> {
     fn mount(&self, result: &mut ServiceVolumes, mount: &Mount, source: &str, path: &Path, report: &mut Report) {
         let Ok(normalized) = project_files::normalize(source) else {
             report.error(
-                Diagnostic::new(path.clone(), format!("`{source}` points outside the project directory")).with_hint("mount a path inside the project, or use a named volume"),
+                Diagnostic::new(path.clone(), format!("`{source}` points outside the project directory"))
+                    .with_hint("mount a path inside the project, or use a named volume"),
             );
             return;
         };
         let built = self.built.borrow_mut().entry(normalized.clone()).or_insert_with(|| self.build(source, &normalized, path, report)).clone();
         let Some(built) = built else { return };
         if !mount.read_only {
-            report.warn(path, format!("`{source}` is mounted read-only: project files are served from a ConfigMap, and writes would not reach the project anyway"));
+            report.warn(
+                path,
+                format!("`{source}` is mounted read-only: project files are served from a ConfigMap, and writes would not reach the project anyway"),
+            );
         }
         let volume_name = format!("project-{}", result.volumes.len());
         result.volumes.push(Volume {
             name: volume_name.clone(),
-            config_map: Some(ConfigMapVolumeSource { name: built.object.metadata.name.clone().unwrap_or_default(), items: Some(built.items.clone()), ..Default::default() }),
+            config_map: Some(ConfigMapVolumeSource {
+                name: built.object.metadata.name.clone().unwrap_or_default(),
+                items: Some(built.items.clone()),
+                ..Default::default()
+            }),
             ..Default::default()
         });
         let sub_path = built.single_file.then(|| built.items[0].key.clone());

@@ -35,9 +35,13 @@ pub struct ComposeInput {
     /// `image:`; how a pipeline hands its freshly pushed image to the stack.
     #[arg(long = "image", value_name = "SERVICE=IMAGE", value_parser = parse_image)]
     pub images: Vec<(String, String)>,
-    /// Drop bind mounts of project directories that cannot be packed (source code the image
-    /// already holds) instead of refusing the stack.
-    #[arg(long)]
+    /// What bind mounts of host directories and unpacked project paths become: `claim` (a
+    /// PersistentVolumeClaim each, starting empty; the default), `drop` (source code the
+    /// image already holds) or `refuse` (spec.bindMounts).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub bind_mounts: Option<BindMountsArg>,
+    /// The same as `--bind-mounts drop`.
+    #[arg(long, conflicts_with = "bind_mounts")]
     pub drop_bind_mounts: bool,
     /// An env file whose values are secret: it goes into a Secret of its own (one key per
     /// variable) written beside the stack, not into spec.files. Repeatable.
@@ -46,6 +50,26 @@ pub struct ComposeInput {
     /// Do not read `.env` beside the compose file (docker compose reads it for `${VAR}`).
     #[arg(long)]
     pub no_dotenv: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum BindMountsArg {
+    Claim,
+    Drop,
+    Refuse,
+}
+
+impl ComposeInput {
+    /// `spec.bindMounts` as the flags say (unset: the operator's default, claims).
+    pub fn bind_mounts(&self) -> Option<crate::api::BindMounts> {
+        use crate::api::BindMounts;
+        match (self.bind_mounts, self.drop_bind_mounts) {
+            (_, true) | (Some(BindMountsArg::Drop), _) => Some(BindMounts::Drop),
+            (Some(BindMountsArg::Refuse), _) => Some(BindMounts::Refuse),
+            (Some(BindMountsArg::Claim), _) => Some(BindMounts::Claim),
+            (None, false) => None,
+        }
+    }
 }
 
 fn parse_variable(text: &str) -> Result<(String, String), String> {

@@ -37,6 +37,8 @@ pub struct Packed {
     pub secret_files: BTreeMap<String, Vec<u8>>,
     /// Paths not packed, with the reason.
     pub skipped: Vec<String>,
+    /// Files and directories that exist in the project but were not packed (normalized).
+    pub unpacked: Vec<String>,
     total: u64,
     count: usize,
 }
@@ -96,10 +98,23 @@ pub fn pack(project: &Path, references: &References) -> Packed {
         }
     };
     for path in &references.files_or_directories {
-        match root.resolve(path) {
-            Ok(Resolved::Directory(full)) => packed.directory(&root, path, &full),
-            Ok(Resolved::File(full)) => packed.file(&root, path, &full, false),
-            Err(reason) => packed.skipped.push(format!("{path}: {reason}")),
+        let exists = match root.resolve(path) {
+            Ok(Resolved::Directory(full)) => {
+                packed.directory(&root, path, &full);
+                true
+            }
+            Ok(Resolved::File(full)) => {
+                packed.file(&root, path, &full, false);
+                true
+            }
+            Err(reason) => {
+                packed.skipped.push(format!("{path}: {reason}"));
+                false
+            }
+        };
+        let was_packed = packed.files.contains_key(path) || packed.binary_files.contains_key(path) || packed.directories.contains(path);
+        if exists && !was_packed {
+            packed.unpacked.push(path.clone());
         }
     }
     for path in &references.secrets {

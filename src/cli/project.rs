@@ -12,7 +12,7 @@ use kube::api::ObjectMeta;
 
 use super::input::{self, ComposeInput};
 use super::pack;
-use crate::api::{BindMounts, ComposeStackSpec};
+use crate::api::ComposeStackSpec;
 use crate::build::{names, project_files};
 use crate::compose::diagnostic::{Path as ComposePath, Report};
 use crate::compose::interpolate::interpolate_tree;
@@ -49,7 +49,7 @@ impl ComposeInput {
             variables: self.variables(directory)?,
             profiles: self.profiles.clone(),
             images: self.images.iter().cloned().collect(),
-            bind_mounts: self.drop_bind_mounts.then_some(BindMounts::Drop),
+            bind_mounts: self.bind_mounts(),
             ..Default::default()
         };
         let mut notes = files.notes;
@@ -80,6 +80,7 @@ impl ComposeInput {
         spec.files = packed.files;
         spec.binary_files = packed.binary_files;
         spec.directories = packed.directories;
+        spec.unpacked_paths = packed.unpacked;
         if !packed.secret_files.is_empty() {
             let secret = format!("{name}-secret-files");
             secrets.insert(secret.clone(), packed.secret_files);
@@ -109,8 +110,8 @@ impl ComposeInput {
             let text = String::from_utf8(bytes).map_err(|_| format!("{} is not text", directory.join(".env").display()))?;
             // `--var` stands for the shell's environment: it fills `${VAR}` in .env and wins over its values.
             let overrides: BTreeMap<String, String> = self.variables.iter().cloned().collect();
-            let entries = crate::compose::dotenv::parse(&text, &|name| overrides.get(name).cloned())
-                .map_err(|e| format!("{}: {e}", directory.join(".env").display()))?;
+            let entries =
+                crate::compose::dotenv::parse(&text, &|name| overrides.get(name).cloned()).map_err(|e| format!("{}: {e}", directory.join(".env").display()))?;
             variables.extend(entries.into_iter().filter_map(|(key, value)| Some((key, value?))));
         }
         variables.extend(self.variables.iter().cloned());

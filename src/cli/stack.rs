@@ -30,7 +30,8 @@ pub fn run(args: &StackArgs) -> Result<String, String> {
         output.push_str(&crate::yaml_writer::to_string(&manifest(&secret)?));
         output.push_str("---\n");
     }
-    output.push_str(&crate::yaml_writer::to_string(&stack_manifest(&project, args.namespace.as_deref())));
+    let stack = serde_json::to_value(stack_manifest(&project, args.namespace.as_deref())).map_err(|e| e.to_string())?;
+    output.push_str(&crate::yaml_writer::to_string(&stack));
     Ok(output)
 }
 

@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use super::diagnostic::{Diagnostic, Path, Report};
 use super::yaml::{Node, Value};
 
-use super::limits::{MAX_INTERPOLATED_DOCUMENT_BYTES as MAX_TREE_BYTES, MAX_INTERPOLATED_VALUE_BYTES as MAX_OUTPUT_BYTES, MAX_INTERPOLATION_DEPTH as MAX_DEPTH};
+use super::limits::{
+    MAX_INTERPOLATED_DOCUMENT_BYTES as MAX_TREE_BYTES, MAX_INTERPOLATED_VALUE_BYTES as MAX_OUTPUT_BYTES, MAX_INTERPOLATION_DEPTH as MAX_DEPTH,
+};
 
 /// How much of the offending text an error message quotes.
 const SNIPPET_CHARS: usize = 40;
@@ -431,7 +433,7 @@ mod tests {
         interpolate_tree(&mut tree, &Path::root(), &big, &mut report);
         assert_eq!(report.errors.len(), 1);
         assert!(report.errors[0].message.contains("larger than"));
-        assert_eq!(report.errors[0].path.to_string(), "x-many.8");
+        assert_eq!(report.errors[0].path.to_string(), "x-many.4", "2 MiB hold four values of 512 KiB");
     }
 
     proptest! {

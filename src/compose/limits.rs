@@ -26,15 +26,15 @@ pub const MAX_NETWORKS: usize = 100;
 /// use one or two levels.
 pub const MAX_EXTENDS_DEPTH: usize = 32;
 
-/// The most YAML nodes the services may hold after `extends` copied their bases in (the
-/// parser itself accepts at most 100,000 per document).
-pub const MAX_RESOLVED_NODES: usize = 200_000;
+/// The most YAML nodes the services may hold after `extends` copied their bases in: as
+/// many as the parser accepts in one document.
+pub const MAX_RESOLVED_NODES: usize = 100_000;
 
 /// Interpolation: how deep `${A:-${B:-...}}` may nest, how long one value may become, and
 /// how large all interpolated values of a document may become together.
 pub const MAX_INTERPOLATION_DEPTH: usize = 10;
 pub const MAX_INTERPOLATED_VALUE_BYTES: usize = 1024 * 1024;
-pub const MAX_INTERPOLATED_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_INTERPOLATED_DOCUMENT_BYTES: usize = 2 * 1024 * 1024;
 
 /// Ports: one range (`8000-8099`), one service and the whole stack, after ranges are
 /// expanded. Each port becomes a container port and a Service port.
@@ -49,8 +49,9 @@ pub const MAX_REPLICAS: u32 = 10_000;
 /// watches each.
 pub const MAX_OBJECTS: usize = 2000;
 
-/// The most bytes (as JSON) all objects of one stack may take together.
-pub const MAX_OUTPUT_BYTES: usize = 8 * 1024 * 1024;
+/// The most bytes (as JSON) all objects of one stack may take together: several times what
+/// a 256 KiB document with its packed files needs.
+pub const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Reports: the first errors and warnings are kept, the rest counted; messages and path
 /// segments are cut, since they quote tenant input and end up in status and Events.

@@ -10,8 +10,8 @@ use super::canonical::canonicalize;
 use super::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
 use super::interpolate::interpolate_tree;
 use super::kubernetes::EXTENSION_KEY;
-use super::merge::merge_all;
-use super::model::{ComposeFile, Service};
+use super::merge::{merge_all, strip_resets};
+use super::model::{ComposeFile, Dependency, Service};
 use super::yaml::{self, Node};
 
 use super::limits::{MAX_NETWORKS, MAX_OVERRIDES, MAX_SERVICES};
@@ -78,6 +78,7 @@ pub fn load(sources: &Sources) -> Result<Loaded, Diagnostics> {
     if report.has_errors() {
         return Err(report.into_diagnostics(|d| locate(&tree, d)));
     }
+    let tree = strip_resets(tree);
 
     let mut json = tree.to_json();
     for path in strip_extensions(&mut json) {
@@ -94,8 +95,27 @@ pub fn load(sources: &Sources) -> Result<Loaded, Diagnostics> {
     let errors = std::mem::take(&mut report.errors).into_iter().map(|d| locate(&tree, d)).collect();
     let mut loaded = Loaded { file: file.unwrap_or_default(), tree, warnings: Vec::new(), errors };
     apply_profiles(&mut loaded.file, sources.profiles);
+    implied_dependencies(&mut loaded.file);
     loaded.warnings = report.into_warnings();
     Ok(loaded)
+}
+
+/// As compose-go does: a service that links to another, or shares its network, IPC or PID
+/// namespace, depends on it (started first, restarted with it), unless it says otherwise.
+fn implied_dependencies(file: &mut ComposeFile) {
+    let names: Vec<String> = file.services.keys().cloned().collect();
+    for name in names {
+        let service = &file.services[&name];
+        let modes = [&service.network_mode, &service.ipc, &service.pid];
+        let shared = modes.into_iter().flatten().filter_map(|mode| mode.strip_prefix("service:").map(str::to_string));
+        let linked = service.links.iter().map(|link| link.split_once(':').map_or(link.as_str(), |(target, _)| target).to_string());
+        let targets: Vec<String> = linked.chain(shared).filter(|target| *target != name && file.services.contains_key(target)).collect();
+        if let Some(service) = file.services.get_mut(&name) {
+            for target in targets {
+                service.depends_on.entry(target).or_insert(Dependency { restart: Some(true), implied: true, ..Dependency::default() });
+            }
+        }
+    }
 }
 
 /// One service definition read through the whole pipeline (canonical form, typed), for

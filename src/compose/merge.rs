@@ -15,11 +15,17 @@ use std::collections::{HashMap, HashSet};
 use super::yaml::{MergeTag, Node, Value};
 
 /// Merges every document over the first, in order, and applies `!reset` wherever it is left.
+/// `!reset` tags left in the result are kept for `extends`, which resolves after the merge
+/// (a service can reset what its base gives it); [`strip_resets`] removes them after that.
 pub fn merge_all(documents: impl IntoIterator<Item = Node>) -> Option<Node> {
     let mut documents = documents.into_iter();
     let first = documents.next()?;
-    let merged = documents.fold(first, |base, overlay| merge(base, overlay, &mut Vec::new()));
-    Some(without_resets(merged))
+    Some(documents.fold(first, |base, overlay| merge(base, overlay, &mut Vec::new())))
+}
+
+/// `!reset` with nothing under it to reset still means "not set".
+pub fn strip_resets(node: Node) -> Node {
+    without_resets(node)
 }
 
 /// One service's definition merged over another's (`extends`), with the service rules.
@@ -242,7 +248,7 @@ mod tests {
 
     fn merged(documents: &[&str]) -> serde_json::Value {
         let nodes = documents.iter().enumerate().map(|(index, text)| parse(text, index).unwrap());
-        merge_all(nodes).unwrap().to_json()
+        strip_resets(merge_all(nodes).unwrap()).to_json()
     }
 
     fn service(documents: &[&str]) -> serde_json::Value {

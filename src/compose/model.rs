@@ -550,6 +550,9 @@ pub struct Dependency {
     pub required: bool,
     #[serde(default)]
     pub restart: Option<bool>,
+    /// Added by the loader for `links` and `network_mode: service:`, not written by the user.
+    #[serde(skip)]
+    pub implied: bool,
 }
 
 impl Dependency {
@@ -564,7 +567,7 @@ impl Dependency {
 
 impl Default for Dependency {
     fn default() -> Self {
-        Dependency { condition: Self::default_condition(), required: true, restart: None }
+        Dependency { condition: Self::default_condition(), required: true, restart: None, implied: false }
     }
 }
 

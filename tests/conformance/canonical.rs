@@ -117,7 +117,7 @@ pub fn compose_go(project: &Json) -> Json {
 /// refused an entry or a value cannot be read (a unit, an env file).
 /// `project_dir` resolves relative bind sources as compose-go does; `files` are the project
 /// files `stack` packed (env files are read from there, as the translation reads them).
-pub fn ours(loaded: &Loaded, files: ProjectFiles, variables: &BTreeMap<String, String>, project_dir: &Path) -> Result<Json, String> {
+pub fn ours(loaded: &Loaded, files: &ProjectFiles, variables: &BTreeMap<String, String>, project_dir: &Path) -> Result<Json, String> {
     if let Some(error) = loaded.errors.first() {
         return Err(error.to_string());
     }
@@ -261,11 +261,13 @@ fn deploy_shape(
 
 /// env_file entries in order, then `environment:` over them; a `KEY` without a value takes
 /// it from the project's variables, else stays unset (null), as in compose-go.
-fn environment(service: &Service, files: ProjectFiles, variables: &BTreeMap<String, String>) -> Result<Json, String> {
+fn environment(service: &Service, files: &ProjectFiles, variables: &BTreeMap<String, String>) -> Result<Json, String> {
     let mut merged: BTreeMap<String, Option<String>> = BTreeMap::new();
     for env_file in &service.env_file {
         match files.file(&env_file.path) {
-            Some(Content::Text(text)) => merged.extend(dotenv::parse(text).map_err(|e| format!("env_file `{}`: {e}", env_file.path))?),
+            Some(Content::Text(text)) => {
+                merged.extend(dotenv::parse(text, &|name| variables.get(name).cloned()).map_err(|e| format!("env_file `{}`: {e}", env_file.path))?)
+            }
             Some(Content::Binary(_)) => return Err(format!("env_file `{}` is not text", env_file.path)),
             None if env_file.required => return Err(format!("env_file `{}` was not found (not packed)", env_file.path)),
             None => {}

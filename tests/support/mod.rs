@@ -24,6 +24,10 @@ struct TestSettings {
     directories: Vec<String>,
     secret_files: Option<String>,
     bind_mounts: Option<String>,
+    unpacked_paths: Vec<String>,
+    /// The namespace's enforced Pod Security level: privileged, baseline or restricted.
+    pod_security: Option<String>,
+    deny_pod_annotations: Vec<String>,
     #[serde(rename = "networkPolicies")]
     network_policies: Option<bool>,
 }
@@ -37,18 +41,16 @@ struct WithSettings {
 pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
     let settings = serde_saphyr::from_str::<WithSettings>(compose).ok().and_then(|w| w.settings).unwrap_or_default();
     let policy = match settings.policy.as_deref() {
-        Some("all") => {
-            Policy {
-                allow_privileged: true,
-                allow_host_paths: true,
-                allow_capabilities: true,
-                allow_host_namespaces: true,
-                allow_unsafe_sysctls: true,
-                allow_network_annotations: true,
-                denied_pod_annotations: Vec::new(),
-            }
-        }
-        _ => Policy::default(),
+        Some("all") => Policy {
+            allow_privileged: true,
+            allow_host_paths: true,
+            allow_capabilities: true,
+            allow_host_namespaces: true,
+            allow_unsafe_sysctls: true,
+            allow_network_annotations: true,
+            denied_pod_annotations: Vec::new(),
+        },
+        _ => Policy { denied_pod_annotations: settings.deny_pod_annotations.clone(), ..Policy::default() },
     };
     let spec = ComposeStackSpec {
         compose: compose.to_string(),
@@ -66,14 +68,21 @@ pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
             _ => BindMounts::Claim,
         }),
         network_policies: settings.network_policies,
+        unpacked_paths: settings.unpacked_paths,
         ..Default::default()
     };
     (spec, policy)
 }
 
+/// Where the fixture's stack lands (`x-test: {pod_security: restricted}`).
+pub fn target(compose: &str) -> build::Target {
+    let settings = serde_saphyr::from_str::<WithSettings>(compose).ok().and_then(|w| w.settings).unwrap_or_default();
+    build::Target { pod_security: build::admission::PodSecurityLevel::from_label(settings.pod_security.as_deref()) }
+}
+
 /// What `convert` prints, plus the warnings, as one reviewable text.
 pub fn render(stack: &str, spec: &ComposeStackSpec, policy: &Policy) -> String {
-    match build::translate(stack, "default", spec, policy) {
+    match build::translate_for(stack, "default", &target(&spec.compose), spec, policy) {
         Ok(translation) => {
             let mut text = String::new();
             for warning in &translation.warnings {
