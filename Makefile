@@ -24,7 +24,15 @@ bench:
 	cargo bench --bench translate
 
 # The scale run on the real cluster (operator beside plain kubectl); figures in docs/performance.md.
+# SCALE_STACKS stacks of SCALE_SERVICES services, three copies at once (kubectl, operator without
+# and with depends_on), one pod each: the cluster gets kwok nodes and volumes to fit them.
+SCALE_STACKS ?= 200
+SCALE_SERVICES ?= 5
+SCALE_ROUNDS ?= 2
 bench-e2e:
+	COMPOSE_OPERATOR_CLUSTER_NODES=$$(( 3 * $(SCALE_STACKS) * $(SCALE_SERVICES) / 100 + 3 )) \
+	COMPOSE_OPERATOR_CLUSTER_PVS=$$(( 3 * $(SCALE_STACKS) + 10 )) \
+	SCALE_STACKS=$(SCALE_STACKS) SCALE_SERVICES=$(SCALE_SERVICES) SCALE_ROUNDS=$(SCALE_ROUNDS) E2E_THREADS=1 \
 	bash e2e/run-tests.sh --ignored --nocapture scale
 
 crds:
