@@ -120,6 +120,16 @@ macro_rules! define_kinds {
             }
         }
 
+        /// The object as k8s-openapi writes it (apiVersion and kind first), straight into a
+        /// serializer: printing a translation needs no intermediate JSON tree.
+        impl Serialize for Object {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(Object::$kind(o) => o.serialize(serializer),)*
+                }
+            }
+        }
+
         $(impl From<$kind> for Object {
             fn from(object: $kind) -> Object {
                 Object::$kind(object)
