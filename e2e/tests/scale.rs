@@ -290,11 +290,15 @@ async fn scale_many_stacks() {
         tokio::time::sleep(p.steady).await;
         let (server_after, ours_after) = (apiserver_requests(), operator_requests(&operator));
         let minutes = window.elapsed().as_secs_f64() / 60.0;
-        let per_minute = |d: BTreeMap<String, f64>| d.into_iter().map(|(verb, n)| format!("{verb} {:.0}", n / minutes)).collect::<Vec<_>>().join(", ");
+        let per_minute = |d: BTreeMap<String, f64>| {
+            let text = d.into_iter().map(|(verb, n)| format!("{verb} {:.0}", n / minutes)).collect::<Vec<_>>().join(", ");
+            if text.is_empty() { "none".to_string() } else { text }
+        };
+        let since_start: f64 = ours_after.values().sum();
         let server = delta(&server_before, &server_after);
         let total: f64 = server.values().sum();
         println!(
-            "scale: round {round}: steady state ({} stacks Ready, --requeue-seconds 20), per minute: API server, every client: {:.0} ({}); the operator's own: {}",
+            "scale: round {round}: steady state ({} stacks Ready, --requeue-seconds 20), per minute: API server, every client: {:.0} ({}); the operator's own: {} (of {since_start:.0} since it started)",
             2 * p.stacks,
             total / minutes,
             per_minute(server),
