@@ -230,14 +230,14 @@ pub fn service_files(service: &Service, path: &Path, plan: &FilePlan, report: &m
     for (kind, entries) in [(Kind::Config, &service.configs), (Kind::Secret, &service.secrets)] {
         for (index, entry) in entries.iter().enumerate() {
             let entry_path = path.key(kind.section()).key(index);
-            let key = (kind.section().to_string(), entry.source().to_string());
+            let key = (kind.section().to_string(), entry.source.clone());
             if plan.refused.contains(&key) {
                 continue;
             }
             let Some(source) = plan.sources.get(&key) else {
                 report.error(Diagnostic::new(
                     entry_path,
-                    format!("{} `{}` is not declared under the top-level `{}:`", kind_word(kind), entry.source(), kind.section()),
+                    format!("{} `{}` is not declared under the top-level `{}:`", kind_word(kind), entry.source, kind.section()),
                 ));
                 continue;
             };
@@ -248,34 +248,26 @@ pub fn service_files(service: &Service, path: &Path, plan: &FilePlan, report: &m
 }
 
 fn mount(result: &mut ServiceFiles, source: &Source, entry: &FileMount, path: &Path, report: &mut Report) {
-    let (target, mode) = match entry {
-        FileMount::Short(_) => (None, None),
-        FileMount::Long(long) => {
-            if long.uid.is_some() || long.gid.is_some() {
+    if entry.uid.is_some() || entry.gid.is_some() {
+        report.warn(&path.key("uid"), "Kubernetes cannot set a mounted file's owner; it belongs to root, readable per mode (use group_add or user: to match)");
+    }
+    let mode = entry.mode.as_ref().and_then(|m| {
+        let text = m.0.trim();
+        match parse_mode(text) {
+            Err(_) if text.chars().all(|c| ('0'..='7').contains(&c)) && text.len() <= 4 => {
                 report.warn(
-                    &path.key("uid"),
-                    "Kubernetes cannot set a mounted file's owner; it belongs to root, readable per mode (use group_add or user: to match)",
+                    &path.key("mode"),
+                    format!("`{text}` read as octal 0{text}: written without its leading 0 it is a decimal number, which is no file mode"),
                 );
+                i32::from_str_radix(text, 8).ok()
             }
-            let mode = long.mode.as_ref().and_then(|m| {
-                let text = m.0.trim();
-                match parse_mode(text) {
-                    Err(_) if text.chars().all(|c| ('0'..='7').contains(&c)) && text.len() <= 4 => {
-                        report.warn(
-                            &path.key("mode"),
-                            format!("`{text}` read as octal 0{text}: written without its leading 0 it is a decimal number, which is no file mode"),
-                        );
-                        i32::from_str_radix(text, 8).ok()
-                    }
-                    parsed => report.check(&path.key("mode"), parsed),
-                }
-            });
-            (long.target.as_deref(), mode)
+            parsed => report.check(&path.key("mode"), parsed),
         }
-    };
+    });
+    let target = entry.target.as_deref();
     let target = match (source.kind, target) {
-        (Kind::Config, None) => format!("/{}", entry.source()),
-        (Kind::Secret, None) => format!("/run/secrets/{}", entry.source()),
+        (Kind::Config, None) => format!("/{}", entry.source),
+        (Kind::Secret, None) => format!("/run/secrets/{}", entry.source),
         (_, Some(target)) if target.starts_with('/') => target.to_string(),
         (Kind::Secret, Some(relative)) => format!("/run/secrets/{relative}"),
         (Kind::Config, Some(relative)) => format!("/{relative}"),

@@ -14,7 +14,7 @@ use super::scheduling;
 use super::security;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::dotenv;
-use crate::compose::model::{Command, Healthcheck, Scalar, Service};
+use crate::compose::model::{Healthcheck, Scalar, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
 
 /// Compose's healthcheck defaults (interval 30s, timeout 30s, retries 3).
@@ -39,8 +39,8 @@ pub fn container(input: &ContainerInput, report: &mut Report) -> Container {
     Container {
         name: name.to_string(),
         image: service.image.clone(),
-        command: service.entrypoint.as_ref().and_then(|c| argv(c, &path.key("entrypoint"), report)),
-        args: service.command.as_ref().and_then(|c| argv(c, &path.key("command"), report)),
+        command: service.entrypoint.clone(),
+        args: service.command.clone(),
         env_from: non_empty(secret_env_files(service, input.secret_env_files)),
         env: non_empty(environment(service, path, input.variables, input.files, input.secret_env_files, report)),
         ports: non_empty(container_ports(input.ports, input.expose)),
@@ -80,25 +80,6 @@ pub fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
 
 pub fn flag(value: &Option<Scalar>, path: &Path, report: &mut Report) -> Option<bool> {
     value.as_ref().and_then(|v| report.check(path, v.as_bool())).filter(|b| *b)
-}
-
-/// Shell-form strings are split like a shell would (compose does the same); exec-form
-/// lists are taken as they are.
-pub fn argv(command: &Command, path: &Path, report: &mut Report) -> Option<Vec<String>> {
-    let words = match command {
-        Command::Exec(items) => items.iter().map(|s| s.0.clone()).collect(),
-        Command::Shell(text) => match shell_words::split(text) {
-            Ok(words) => words,
-            Err(error) => {
-                report.error(
-                    Diagnostic::new(path.clone(), format!("cannot split `{text}` into words: {error}"))
-                        .with_hint("check the quotes, or write the command as a list"),
-                );
-                return None;
-            }
-        },
-    };
-    Some(words)
 }
 
 /// `env_file` entries (in order, later files win) under `environment:` (which wins).
@@ -247,21 +228,13 @@ fn probes(healthcheck: &Healthcheck, path: &Path, report: &mut Report) -> Option
         return None;
     }
     let test_path = path.key("test");
-    let command = match healthcheck.test.as_ref()? {
-        Command::Shell(text) => vec!["sh".into(), "-c".into(), text.clone()],
-        Command::Exec(items) => {
-            let words: Vec<String> = items.iter().map(|s| s.0.clone()).collect();
-            match words.split_first() {
-                Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => rest.to_vec(),
-                Some((kind, rest)) if kind == "CMD-SHELL" && !rest.is_empty() => {
-                    vec!["sh".into(), "-c".into(), rest.join(" ")]
-                }
-                Some((kind, _)) if kind == "NONE" => return None,
-                _ => {
-                    report.error(Diagnostic::new(test_path, "a healthcheck test list starts with CMD, CMD-SHELL or NONE, followed by the command"));
-                    return None;
-                }
-            }
+    let command = match healthcheck.test.as_deref()?.split_first() {
+        Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => rest.to_vec(),
+        Some((kind, rest)) if kind == "CMD-SHELL" && !rest.is_empty() => vec!["sh".into(), "-c".into(), rest.join(" ")],
+        Some((kind, _)) if kind == "NONE" => return None,
+        _ => {
+            report.error(Diagnostic::new(test_path, "a healthcheck test list starts with CMD, CMD-SHELL or NONE, followed by the command"));
+            return None;
         }
     };
     let seconds = |value: &Option<String>, key: &str, default: i32, report: &mut Report| -> i32 {

@@ -275,7 +275,7 @@ mod tests {
     }
 
     fn service(yaml: &str) -> Service {
-        serde_saphyr::from_str(yaml).unwrap()
+        crate::compose::load::service_from_yaml(yaml)
     }
 
     #[test]

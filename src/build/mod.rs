@@ -100,7 +100,13 @@ impl Translation {
 pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
     let sources = Sources { compose: &spec.compose, overrides: &spec.overrides, variables: &spec.variables, profiles: &spec.profiles };
     let mut loaded = load::load(&sources)?;
-    let mut report = Report { errors: Vec::new(), warnings: loaded.warnings.clone() };
+    let mut report = Report::default();
+    for error in std::mem::take(&mut loaded.errors) {
+        report.error(error);
+    }
+    for warning in std::mem::take(&mut loaded.warnings) {
+        report.warn(&warning.path, warning.message);
+    }
     set_images(&mut loaded.file, &spec.images, &mut report);
     if stack.len() > names::MAX_NAME {
         report.error(Diagnostic::new(
@@ -118,16 +124,14 @@ pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: 
         .collect();
     let volume_claims = volume_claims(&loaded.file, &mut report);
     let translation = Translator { stack, spec, policy, file: &loaded.file, networks, settings, volume_claims }.translate(&mut report);
-    if !report.errors.is_empty() {
-        return Err(Diagnostics(report.errors.into_iter().map(|d| loaded.locate(d)).collect()));
+    if report.has_errors() {
+        return Err(report.into_diagnostics(|d| loaded.locate(d)));
     }
     let mut translation = translation;
     for object in translation.services.iter_mut().flat_map(|s| s.objects.iter_mut()).chain(translation.shared.iter_mut()) {
         object.metadata_mut().namespace = Some(namespace.to_string());
     }
-    report.warnings.sort();
-    report.warnings.dedup();
-    translation.warnings = report.warnings;
+    translation.warnings = report.into_warnings();
     Ok(translation)
 }
 
@@ -494,45 +498,50 @@ impl Translator<'_> {
     }
 }
 
+/// The service's ports (canonical: one entry per port). A port Docker binds to one host
+/// address is published only where that address means "everywhere": bound to a loopback
+/// address it was reachable from that host alone, and bound to another address from one
+/// network of that host; a cluster cannot bind a Service to either, so such a port stays
+/// inside the cluster (its in-stack Service still serves it), never opened wider.
 fn parse_ports(service: &Service, path: &Path, report: &mut Report) -> Vec<PortMapping> {
     let mut mappings = Vec::new();
     for (index, port) in service.ports.iter().enumerate() {
         let port_path = path.key("ports").key(index);
-        let parsed = match port {
-            crate::compose::model::Port::Short(text) => units::parse_port_short(&text.0),
-            crate::compose::model::Port::Long(long) => long_port(long),
-        };
-        if let Some(parsed) = report.check(&port_path, parsed) {
-            if parsed.iter().any(|p| p.host_ip.is_some()) {
-                report.warn(&port_path, "the host IP of a published port has no meaning in a cluster; the port is published on the Service");
+        let Some(protocol) = report.check(&port_path.key("protocol"), Protocol::parse(&port.protocol)) else { continue };
+        let mut published = port.published;
+        if let (Some((host_port, _)), Some(address)) = (published, port.host_ip.as_deref()) {
+            match address.parse::<std::net::IpAddr>() {
+                Ok(ip) if ip.is_unspecified() => {}
+                Ok(ip) if ip.is_loopback() => {
+                    report.warn(&port_path, format!(
+                        "published on {address}:{host_port}, which only that host could reach: not published outside the cluster (pods of the stack still reach it at port {})",
+                        port.target
+                    ));
+                    published = None;
+                }
+                _ => {
+                    report.warn(&port_path, format!(
+                        "published on the host address {address}:{host_port}, which a cluster cannot bind a Service to: kept inside the cluster, not published (remove the address to publish it on the `-published` Service)"
+                    ));
+                    published = None;
+                }
             }
-            mappings.extend(parsed);
         }
+        mappings.push(PortMapping {
+            target: port.target,
+            published,
+            host_ip: port.host_ip.clone(),
+            protocol,
+            mode: Some(port.mode.clone()),
+            name: port.name.clone(),
+            app_protocol: port.app_protocol.clone(),
+        });
     }
     mappings
 }
 
-fn long_port(long: &crate::compose::model::PortLong) -> Result<Vec<PortMapping>, String> {
-    let target = units::parse_port_range(&long.target.0)?;
-    if target.0 != target.1 {
-        return Err("the long port syntax takes a single target port".into());
-    }
-    let published = long.published.as_ref().map(|p| units::parse_port_range(&p.0)).transpose()?;
-    let protocol = long.protocol.as_deref().map(Protocol::parse).transpose()?.unwrap_or(Protocol::Tcp);
-    if long.mode.as_deref().is_some_and(|m| m != "ingress" && m != "host") {
-        return Err(format!("unknown port mode `{}` (use ingress or host)", long.mode.as_deref().unwrap_or_default()));
-    }
-    Ok(vec![PortMapping { target: target.0, published: published.map(|(start, _)| start), host_ip: long.host_ip.clone(), protocol }])
-}
-
 fn parse_expose(service: &Service, path: &Path, report: &mut Report) -> Vec<(u16, Protocol)> {
-    service
-        .expose
-        .iter()
-        .enumerate()
-        .filter_map(|(index, entry)| report.check(&path.key("expose").key(index), units::parse_expose(&entry.0)))
-        .flatten()
-        .collect()
+    service.expose.iter().enumerate().filter_map(|(index, entry)| report.check(&path.key("expose").key(index), units::parse_expose(entry))).flatten().collect()
 }
 
 /// `spec.images`: the image a pipeline pushed, set over (or instead of) `image:`.

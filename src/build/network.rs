@@ -211,11 +211,13 @@ mod tests {
     use crate::compose::units::Protocol;
 
     fn file(yaml: &str) -> ComposeFile {
-        serde_saphyr::from_str(yaml).unwrap()
+        let variables = std::collections::BTreeMap::new();
+        let sources = crate::compose::load::Sources { compose: yaml, overrides: &[], variables: &variables, profiles: &[] };
+        crate::compose::load::load(&sources).unwrap().file
     }
 
     fn port(target: u16, published: Option<u16>) -> PortMapping {
-        PortMapping { target, published, host_ip: None, protocol: Protocol::Tcp }
+        PortMapping { target, published: published.map(|p| (p, p)), host_ip: None, protocol: Protocol::Tcp, ..Default::default() }
     }
 
     #[test]

@@ -66,9 +66,11 @@ pub fn template(input: PodInput, report: &mut Report) -> PodTemplateSpec {
 /// `extra_hosts` entries grouped by address, as hostAliases wants them.
 fn host_aliases(service: &Service) -> Option<Vec<HostAlias>> {
     let mut by_ip: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (host, ip) in &service.extra_hosts {
-        let ip = ip.trim_start_matches('[').trim_end_matches(']');
-        by_ip.entry(ip).or_default().push(host.clone());
+    for (host, ips) in &service.extra_hosts {
+        for ip in ips {
+            let ip = ip.trim_start_matches('[').trim_end_matches(']');
+            by_ip.entry(ip).or_default().push(host.clone());
+        }
     }
     let aliases: Vec<HostAlias> = by_ip.into_iter().map(|(ip, hostnames)| HostAlias { ip: ip.to_string(), hostnames: Some(hostnames) }).collect();
     (!aliases.is_empty()).then_some(aliases)

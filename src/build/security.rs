@@ -6,7 +6,6 @@ use k8s_openapi::api::core::v1::{
     AppArmorProfile, ExecAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec, SeccompProfile, SecurityContext, Sysctl,
 };
 
-use super::container;
 use super::policy::Policy;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{Hook, Service};
@@ -160,7 +159,7 @@ fn hook(hooks: &[Hook], path: &Path, report: &mut Report) -> Option<LifecycleHan
             report.warn(&first_path.key(key), reason);
         }
     }
-    let command = container::argv(&first.command, &first_path.key("command"), report)?;
+    let command = first.command.clone();
     if command.is_empty() {
         report.error(Diagnostic::new(first_path.key("command"), "the hook command is empty"));
         return None;
@@ -173,7 +172,7 @@ mod tests {
     use super::*;
 
     fn service(yaml: &str) -> Service {
-        serde_saphyr::from_str(yaml).unwrap()
+        crate::compose::load::service_from_yaml(yaml)
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn services(input: &ServiceInput) -> Vec<Service> {
     let mut result = vec![service(input, input.name, cluster_spec(input))];
     let mut published: BTreeMap<(u16, Protocol), ServicePort> = BTreeMap::new();
     for port in input.ports {
-        if let Some(host_port) = port.published {
+        if let Some((host_port, _)) = port.published {
             published.entry((host_port, port.protocol)).or_insert_with(|| ServicePort {
                 name: Some(port_name(host_port, port.protocol)),
                 port: i32::from(host_port),

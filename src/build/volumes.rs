@@ -82,18 +82,7 @@ pub fn plan_named_volumes(stack: &str, file: &ComposeFile, report: &mut Report) 
 
 /// The source of a mount when it is a named volume (not a path, not anonymous, not tmpfs).
 pub fn named_source(mount: &ComposeMount) -> Option<&str> {
-    match mount {
-        ComposeMount::Short(text) => {
-            let (source, _) = text.split_once(':')?;
-            (!is_host_path(source)).then_some(source)
-        }
-        ComposeMount::Long(long) if long.kind == "volume" => long.source.as_deref().filter(|s| !s.is_empty()),
-        ComposeMount::Long(_) => None,
-    }
-}
-
-fn is_host_path(source: &str) -> bool {
-    source.starts_with('/') || source.starts_with('.') || source.starts_with('~')
+    (mount.kind == "volume").then_some(mount.source.as_deref()).flatten().filter(|s| !s.is_empty())
 }
 
 /// A shared named volume's standalone claim.
@@ -176,38 +165,15 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
 }
 
 fn parse_mount<'a>(mount: &'a ComposeMount, path: &Path, report: &mut Report) -> Option<Mount<'a>> {
-    match mount {
-        ComposeMount::Short(text) => {
-            let parts: Vec<&str> = text.split(':').collect();
-            let (source, target, mode) = match parts.as_slice() {
-                [target] => (None, *target, ""),
-                [source, target] => (Some(*source), *target, ""),
-                [source, target, mode] => (Some(*source), *target, *mode),
-                _ => {
-                    report.error(Diagnostic::new(path.clone(), format!("`{text}` is not \"[source:]target[:mode]\"")));
-                    return None;
-                }
-            };
-            let kind = match source {
-                None => "volume",
-                Some(s) if is_host_path(s) => "bind",
-                Some(_) => "volume",
-            };
-            let read_only = mode.split(',').any(|m| m == "ro");
-            Some(Mount { kind, source, target, read_only, sub_path: None, tmpfs_size: None })
-        }
-        ComposeMount::Long(long) => {
-            let read_only = long.read_only.as_ref().and_then(|r| report.check(&path.key("read_only"), r.as_bool())).unwrap_or(false);
-            Some(Mount {
-                kind: long.kind.as_str(),
-                source: long.source.as_deref(),
-                target: long.target.as_str(),
-                read_only,
-                sub_path: long.volume.as_ref().and_then(|v| v.subpath.as_deref()),
-                tmpfs_size: long.tmpfs.as_ref().and_then(|t| t.size.as_ref()),
-            })
-        }
-    }
+    let read_only = mount.read_only.as_ref().and_then(|r| report.check(&path.key("read_only"), r.as_bool())).unwrap_or(false);
+    Some(Mount {
+        kind: mount.kind.as_str(),
+        source: mount.source.as_deref(),
+        target: mount.target.as_str(),
+        read_only,
+        sub_path: mount.volume.as_ref().and_then(|v| v.subpath.as_deref()),
+        tmpfs_size: mount.tmpfs.as_ref().and_then(|t| t.size.as_ref()),
+    })
 }
 
 fn add_mount(result: &mut ServiceVolumes, mount: &Mount, path: &Path, named: &BTreeMap<String, NamedVolume>, policy: &Policy, report: &mut Report) {

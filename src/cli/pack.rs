@@ -73,11 +73,7 @@ pub fn references(file: &ComposeFile) -> References {
 }
 
 fn relative_bind_source(mount: &VolumeMount) -> Option<&str> {
-    let source = match mount {
-        VolumeMount::Short(text) => text.split_once(':')?.0,
-        VolumeMount::Long(long) if long.kind == "bind" => long.source.as_deref()?,
-        VolumeMount::Long(_) => return None,
-    };
+    let source = mount.source.as_deref().filter(|_| mount.kind == "bind")?;
     (source.starts_with('.') && !source.starts_with("..")).then_some(source)
 }
 

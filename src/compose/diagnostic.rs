@@ -1,8 +1,31 @@
 //! Errors and warnings about a compose document, addressed by compose path.
 //!
 //! Both are plain values: the CLI prints them, the controller puts them in status and Events.
+//!
+//! Both are built from untrusted text, so both are bounded: a message quotes at most
+//! [`MAX_MESSAGE_CHARS`] characters and a path segment at most [`MAX_SEGMENT_CHARS`], and a
+//! [`Report`] keeps the first [`MAX_ERRORS`] errors and [`MAX_WARNINGS`] warnings and counts
+//! the rest. A document of 120 KB of broken entries then explains itself in a few KiB
+//! instead of megabytes that no status write could carry.
 
 use std::fmt;
+
+/// The most errors reported for one stack; the rest are counted ("and 17 more").
+pub const MAX_ERRORS: usize = 50;
+/// The most warnings reported for one stack; the rest are counted.
+pub const MAX_WARNINGS: usize = 100;
+/// The longest message or hint; longer ones are cut (they quote user input).
+pub const MAX_MESSAGE_CHARS: usize = 600;
+/// The longest path segment shown (a service name, a map key).
+pub const MAX_SEGMENT_CHARS: usize = 80;
+
+/// `text` cut to at most `limit` characters, with an ellipsis when something was cut.
+pub fn truncate(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
 
 /// A dotted compose path such as `services.web.deploy.resources.limits.memory`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,7 +56,13 @@ impl fmt::Display for Path {
         if self.0.is_empty() {
             return f.write_str("(document)");
         }
-        f.write_str(&self.0.join("."))
+        for (index, segment) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str(".")?;
+            }
+            f.write_str(&truncate(segment, MAX_SEGMENT_CHARS))?;
+        }
+        Ok(())
     }
 }
 
@@ -67,11 +96,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(path: Path, message: impl Into<String>) -> Self {
-        Diagnostic { path, message: message.into(), hint: None, location: None }
+        Diagnostic { path, message: bounded(message.into()), hint: None, location: None }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(bounded(hint.into()));
         self
     }
 
@@ -104,6 +133,10 @@ impl Diagnostics {
     }
 }
 
+fn bounded(text: String) -> String {
+    if text.len() <= MAX_MESSAGE_CHARS { text } else { truncate(&text, MAX_MESSAGE_CHARS) }
+}
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (index, diagnostic) in self.0.iter().enumerate() {
@@ -125,7 +158,7 @@ pub struct Warning {
 
 impl Warning {
     pub fn new(path: Path, message: impl Into<String>) -> Self {
-        Warning { path, message: message.into() }
+        Warning { path, message: bounded(message.into()) }
     }
 }
 
@@ -139,17 +172,61 @@ impl fmt::Display for Warning {
 /// problems are reported together instead of stopping at the first.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The first [`MAX_ERRORS`] errors.
     pub errors: Vec<Diagnostic>,
+    /// The first [`MAX_WARNINGS`] warnings.
     pub warnings: Vec<Warning>,
+    /// Errors past [`MAX_ERRORS`], counted, not kept.
+    pub more_errors: usize,
+    /// Warnings past [`MAX_WARNINGS`], counted, not kept.
+    pub more_warnings: usize,
 }
 
 impl Report {
     pub fn error(&mut self, diagnostic: Diagnostic) {
-        self.errors.push(diagnostic);
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(diagnostic);
+        } else {
+            self.more_errors += 1;
+        }
     }
 
     pub fn warn(&mut self, path: &Path, message: impl Into<String>) {
-        self.warnings.push(Warning::new(path.clone(), message));
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(Warning::new(path.clone(), message));
+        } else {
+            self.more_warnings += 1;
+        }
+    }
+
+    /// Every error met, kept or only counted.
+    pub fn error_count(&self) -> usize {
+        self.errors.len() + self.more_errors
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// The errors as one refusal, each given its location by `locate`, ending with how many
+    /// more there were.
+    pub fn into_diagnostics(self, locate: impl Fn(Diagnostic) -> Diagnostic) -> Diagnostics {
+        let mut all: Vec<Diagnostic> = self.errors.into_iter().map(locate).collect();
+        if self.more_errors > 0 {
+            all.push(Diagnostic::new(Path::root(), format!("and {} more errors", self.more_errors)));
+        }
+        Diagnostics(all)
+    }
+
+    /// The warnings, sorted and without repeats, ending with how many more there were.
+    pub fn into_warnings(self) -> Vec<Warning> {
+        let mut warnings = self.warnings;
+        warnings.sort();
+        warnings.dedup();
+        if self.more_warnings > 0 {
+            warnings.push(Warning::new(Path::root(), format!("and {} more warnings", self.more_warnings)));
+        }
+        warnings
     }
 
     /// Turns a parse of one field into an `Option`, recording the failure.

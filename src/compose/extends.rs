@@ -2,6 +2,8 @@
 //! merges its own over it, with the same rules as `spec.overrides`. `extends: {file: …}`
 //! reads another file, which a cluster cannot.
 
+use std::collections::HashMap;
+
 use super::diagnostic::{Diagnostic, Path, Report};
 use super::merge::merge_service;
 use super::yaml::{Node, Value};
@@ -9,18 +11,124 @@ use super::yaml::{Node, Value};
 /// Keys that tie a service to others, which compose does not allow in a base service.
 const NOT_IN_A_BASE: [&str; 3] = ["links", "volumes_from", "depends_on"];
 
+/// The longest chain of services extending each other. Real projects use one or two
+/// levels; compose sets no limit, but a chain of thousands is only ever an attack.
+pub const MAX_EXTENDS_DEPTH: usize = 32;
+
+/// The most YAML nodes all resolved services may hold together: every extending service
+/// carries a copy of its base, so a small document could otherwise grow without bound.
+pub const MAX_RESOLVED_NODES: usize = 200_000;
+
+/// What is known of one service while chains are resolved.
+enum State {
+    Unvisited,
+    /// On the chain being walked now; meeting it again is a loop.
+    OnChain,
+    Resolved(Node),
+    /// Refused (the error is reported once, at the service whose `extends` is wrong).
+    Failed,
+}
+
 /// Replaces each extending service by the merge of its base (resolved first) and itself.
+///
+/// Each chain is walked with a loop, not recursion, and every service is resolved once,
+/// so the work is linear in the number of services (times the size of what is merged).
 pub fn resolve(tree: &mut Node, report: &mut Report) {
-    let Some(Value::Map(services)) = tree.as_map().and_then(|root| root.iter().find(|(k, _)| k == "services")).map(|(_, s)| s.value.clone()) else {
+    let Some(Value::Map(services)) = tree.get("services").map(|s| &s.value) else {
         return;
     };
-    let names: Vec<String> = services.iter().map(|(name, _)| name.clone()).collect();
-    let mut resolved: Vec<(String, Node)> = Vec::new();
-    for name in &names {
-        if let Some(node) = resolve_one(&services, name, &mut Vec::new(), report) {
-            resolved.push((name.clone(), node));
+    let index: HashMap<&str, usize> = services.iter().enumerate().map(|(i, (name, _))| (name.as_str(), i)).collect();
+    let mut states: Vec<State> = services.iter().map(|_| State::Unvisited).collect();
+    let mut nodes = 0usize;
+    for start in 0..services.len() {
+        // Walk down the chain to a resolved (or base-less) service, remembering the way.
+        let mut chain: Vec<usize> = Vec::new();
+        let mut current = start;
+        let mut failed = false;
+        while matches!(states[current], State::Unvisited) {
+            states[current] = State::OnChain;
+            chain.push(current);
+            let (name, service) = &services[current];
+            let Some(extends) = service.get("extends") else { break };
+            let path = Path::root().key("services").key(name).key("extends");
+            match base_of(extends, &path, report) {
+                None => {
+                    failed = true;
+                    break;
+                }
+                Some(base_name) => match index.get(base_name.as_str()) {
+                    None => {
+                        report.error(Diagnostic::new(path, format!("extends `{base_name}`, which is not a service of this document")).at(extends.location));
+                        failed = true;
+                        break;
+                    }
+                    Some(&base) => {
+                        if matches!(states[base], State::OnChain) {
+                            let from = chain.iter().position(|i| *i == base).unwrap_or(0);
+                            let mut names: Vec<&str> = chain[from..].iter().map(|i| services[*i].0.as_str()).collect();
+                            names.push(&services[base].0);
+                            report.error(Diagnostic::new(path, format!("extends loops: {}", names.join(" → "))).at(extends.location));
+                            failed = true;
+                            break;
+                        }
+                        if let Some(key) = NOT_IN_A_BASE.iter().find(|key| services[base].1.get(key).is_some()) {
+                            report.error(
+                                Diagnostic::new(path, format!("`{base_name}` has {key}, so it cannot be extended (compose forbids it)"))
+                                    .with_hint("move the dependency into the extending service")
+                                    .at(extends.location),
+                            );
+                            failed = true;
+                            break;
+                        }
+                        if chain.len() >= MAX_EXTENDS_DEPTH {
+                            report.error(
+                                Diagnostic::new(path, format!("services extend each other more than {MAX_EXTENDS_DEPTH} levels deep"))
+                                    .with_hint("flatten the chain: extend a common base directly")
+                                    .at(extends.location),
+                            );
+                            failed = true;
+                            break;
+                        }
+                        current = base;
+                    }
+                },
+            }
+        }
+        if failed || matches!(states[current], State::Failed) {
+            for i in chain {
+                states[i] = State::Failed;
+            }
+            continue;
+        }
+        // Resolve back up the chain: each service over its (now resolved) base.
+        for i in chain.into_iter().rev() {
+            let own = without_extends(&services[i].1);
+            let resolved = match services[i].1.get("extends").and_then(base_name).and_then(|b| index.get(b.as_str())) {
+                Some(&base) => match &states[base] {
+                    State::Resolved(base) => merge_service(base.clone(), own),
+                    _ => own,
+                },
+                None => own,
+            };
+            nodes = nodes.saturating_add(resolved.count_nodes());
+            if nodes > MAX_RESOLVED_NODES {
+                report.error(
+                    Diagnostic::new(Path::root().key("services"), format!("extends makes the services larger than {MAX_RESOLVED_NODES} YAML nodes"))
+                        .with_hint("extend smaller bases, or fewer times"),
+                );
+                return;
+            }
+            states[i] = State::Resolved(resolved);
         }
     }
+    let resolved: Vec<(String, Node)> = services
+        .iter()
+        .zip(states)
+        .filter_map(|((name, _), state)| match state {
+            State::Resolved(node) => Some((name.clone(), node)),
+            _ => None,
+        })
+        .collect();
     if let Value::Map(root) = &mut tree.value
         && let Some((_, services)) = root.iter_mut().find(|(k, _)| k == "services")
     {
@@ -28,50 +136,34 @@ pub fn resolve(tree: &mut Node, report: &mut Report) {
     }
 }
 
-fn resolve_one(services: &[(String, Node)], name: &str, chain: &mut Vec<String>, report: &mut Report) -> Option<Node> {
-    let (_, service) = services.iter().find(|(n, _)| n == name)?;
-    let path = Path::root().key("services").key(name).key("extends");
-    let Some(extends) = service.get("extends") else { return Some(service.clone()) };
-    let base_name = match &extends.value {
-        Value::String(base) => base.clone(),
-        Value::Map(_) => {
-            if let Some(file) = extends.get("file").and_then(Node::scalar_text) {
-                report.error(
-                    Diagnostic::new(path.key("file"), format!("extends reads `{file}`, another file, which a cluster cannot do"))
-                        .with_hint("copy the base service into this document (or into spec.overrides) and extend it by name"),
-                );
-                return None;
-            }
-            extends.get("service").and_then(Node::scalar_text).unwrap_or_default()
-        }
-        _ => String::new(),
-    };
-    if base_name.is_empty() {
-        report.error(Diagnostic::new(path, "extends names no service").with_hint("write `extends: base` or `extends: {service: base}`"));
+/// The base a service's `extends` names, or `None` after reporting why it names none.
+fn base_of(extends: &Node, path: &Path, report: &mut Report) -> Option<String> {
+    if let Some(file) = extends.get("file").and_then(Node::scalar_text) {
+        let location = extends.get("file").and_then(|f| f.location).or(extends.location);
+        report.error(
+            Diagnostic::new(path.key("file"), format!("extends reads `{file}`, another file, which a cluster cannot do"))
+                .with_hint("copy the base service into this document (or into spec.overrides) and extend it by name")
+                .at(location),
+        );
         return None;
     }
-    if chain.contains(&base_name) || base_name == name {
-        report.error(Diagnostic::new(path, format!("extends loops: {} → {name} → {base_name}", chain.join(" → "))));
+    let name = base_name(extends).unwrap_or_default();
+    if name.is_empty() {
+        report.error(
+            Diagnostic::new(path.clone(), "extends names no service").with_hint("write `extends: base` or `extends: {service: base}`").at(extends.location),
+        );
         return None;
     }
-    let Some((_, base_definition)) = services.iter().find(|(n, _)| *n == base_name) else {
-        report.error(Diagnostic::new(path, format!("extends `{base_name}`, which is not a service of this document")));
-        return None;
-    };
-    for key in NOT_IN_A_BASE {
-        if base_definition.get(key).is_some() {
-            report.error(
-                Diagnostic::new(path.clone(), format!("`{base_name}` has {key}, so it cannot be extended (compose forbids it)"))
-                    .with_hint("move the dependency into the extending service"),
-            );
-            return None;
-        }
+    Some(name)
+}
+
+/// `extends: base` or `extends: {service: base}`.
+fn base_name(extends: &Node) -> Option<String> {
+    match &extends.value {
+        Value::String(base) => Some(base.clone()),
+        Value::Map(_) => extends.get("service").and_then(Node::scalar_text),
+        _ => None,
     }
-    chain.push(name.to_string());
-    let base = resolve_one(services, &base_name, chain, report)?;
-    chain.pop();
-    let own = without_extends(service);
-    Some(merge_service(base, own))
 }
 
 fn without_extends(service: &Node) -> Node {

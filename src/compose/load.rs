@@ -1,10 +1,12 @@
 //! From the ComposeStack's text inputs to a typed compose model:
-//! parse (budgeted) → interpolate → merge overrides → drop extensions → typed → profiles.
+//! parse (budgeted) → interpolate → merge overrides → extends → drop extensions →
+//! canonical (long syntax) → typed → profiles.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
+use super::canonical::canonicalize;
 use super::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
 use super::interpolate::interpolate_tree;
 use super::kubernetes::EXTENSION_KEY;
@@ -14,6 +16,10 @@ use super::yaml::{self, Node};
 
 /// The most override documents accepted; each is capped in size by the YAML layer.
 pub const MAX_OVERRIDES: usize = 16;
+
+/// The most services one stack may have. The largest real projects seen have around a
+/// hundred; each service becomes three to five objects applied one by one.
+pub const MAX_SERVICES: usize = 500;
 
 /// The compose inputs of one stack, independent of where they came from (CLI or CRD).
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +37,9 @@ pub struct Loaded {
     /// The merged tree, kept to put line/column on later errors.
     pub tree: Node,
     pub warnings: Vec<Warning>,
+    /// Entries the canonical step could not read (left out of `file`): the stack is
+    /// refused, with these reported beside what the translation finds.
+    pub errors: Vec<Diagnostic>,
 }
 
 impl Loaded {
@@ -63,27 +72,57 @@ pub fn load(sources: &Sources) -> Result<Loaded, Diagnostics> {
             Err(diagnostic) => report.error(diagnostic),
         }
     }
-    if !report.errors.is_empty() {
-        return Err(Diagnostics(report.errors));
+    if report.has_errors() {
+        return Err(report.into_diagnostics(|d| d));
     }
     let mut tree = merge_all(documents).expect("the main document is always present");
+    if let Err(diagnostic) = check_service_count(&tree) {
+        return Err(Diagnostics::single(diagnostic));
+    }
     super::extends::resolve(&mut tree, &mut report);
-    if !report.errors.is_empty() {
-        return Err(Diagnostics(report.errors.into_iter().map(|d| locate(&tree, d)).collect()));
+    if report.has_errors() {
+        return Err(report.into_diagnostics(|d| locate(&tree, d)));
     }
 
     let mut json = tree.to_json();
     for path in strip_extensions(&mut json) {
-        report.warn(&path, "x-kubernetes is read on services and top-level volumes only; ignored here");
+        report.warn(&path, "x-kubernetes is read on services, their volume mounts and top-level volumes only; ignored here");
     }
+    // An entry the canonical step cannot read is left out and reported; the rest goes on,
+    // so that the translation's own findings are reported together with it.
+    canonicalize(&mut json, &mut report);
+    let canonical_errors = report.error_count();
     let file = typed(json, &mut report);
-    let mut loaded = Loaded { file: file.unwrap_or_default(), tree, warnings: Vec::new() };
-    if !report.errors.is_empty() {
-        return Err(Diagnostics(report.errors.into_iter().map(|d| loaded.locate(d)).collect()));
+    if file.is_none() || report.error_count() > canonical_errors || report.more_errors > 0 {
+        return Err(report.into_diagnostics(|d| locate(&tree, d)));
     }
+    let errors = std::mem::take(&mut report.errors).into_iter().map(|d| locate(&tree, d)).collect();
+    let mut loaded = Loaded { file: file.unwrap_or_default(), tree, warnings: Vec::new(), errors };
     apply_profiles(&mut loaded.file, sources.profiles);
-    loaded.warnings = report.warnings;
+    loaded.warnings = report.into_warnings();
     Ok(loaded)
+}
+
+/// One service definition read through the whole pipeline (canonical form, typed), for
+/// unit tests of the translation.
+#[cfg(test)]
+pub fn service_from_yaml(definition: &str) -> Service {
+    let indented: String = definition.lines().map(|line| format!("    {line}\n")).collect();
+    let text = format!("services:\n  it:\n{indented}");
+    let variables = BTreeMap::new();
+    let loaded = load(&Sources { compose: &text, overrides: &[], variables: &variables, profiles: &[] }).unwrap_or_else(|e| panic!("{e}"));
+    loaded.file.services["it"].clone()
+}
+
+/// Refuses a stack with more services than one operator should run as one unit, before
+/// `extends` and the translation do work per service.
+fn check_service_count(tree: &Node) -> Result<(), Diagnostic> {
+    let count = tree.get("services").and_then(Node::as_map).map_or(0, <[_]>::len);
+    if count > MAX_SERVICES {
+        return Err(Diagnostic::new(Path::root().key("services"), format!("{count} services; a stack has at most {MAX_SERVICES}"))
+            .with_hint("split the project into several ComposeStacks"));
+    }
+    Ok(())
 }
 
 /// `x-*` keys are compose extensions, allowed at the top level and in each definition.

@@ -10,6 +10,8 @@
 //! - every other list (`ports`, `expose`, `dns`, `cap_add`, …) is appended without duplicates;
 //! - `!reset` removes the inherited value, `!override` replaces it instead of merging.
 
+use std::collections::{HashMap, HashSet};
+
 use super::yaml::{MergeTag, Node, Value};
 
 /// Merges every document over the first, in order, and applies `!reset` wherever it is left.
@@ -112,32 +114,44 @@ fn merge(base: Node, overlay: Node, path: &mut Vec<String>) -> Node {
     Node { value, tag: None, location }
 }
 
-fn merge_maps(mut base: Vec<(String, Node)>, overlay: Vec<(String, Node)>, path: &mut Vec<String>) -> Vec<(String, Node)> {
+/// Merges `overlay` into `base` key by key. An index of `base` keeps this linear: a
+/// tenant's mapping of thousands of keys must not cost millions of comparisons.
+fn merge_maps(base: Vec<(String, Node)>, overlay: Vec<(String, Node)>, path: &mut Vec<String>) -> Vec<(String, Node)> {
+    let mut merged: Vec<Option<(String, Node)>> = base.into_iter().map(Some).collect();
+    let mut position: HashMap<String, usize> = merged.iter().enumerate().filter_map(|(i, e)| Some((e.as_ref()?.0.clone(), i))).collect();
     for (key, value) in overlay {
-        let existing = base.iter().position(|(k, _)| *k == key);
+        let existing = position.get(&key).copied();
         if value.tag == Some(MergeTag::Reset) {
             if let Some(index) = existing {
-                base.remove(index);
+                merged[index] = None;
+                position.remove(&key);
             }
             continue;
         }
         match existing {
             Some(index) => {
-                let previous = std::mem::replace(&mut base[index].1, Node::new(Value::Null));
-                path.push(key);
-                base[index].1 = merge(previous, value, path);
-                path.pop();
+                if let Some((_, slot)) = merged[index].as_mut() {
+                    let previous = std::mem::replace(slot, Node::new(Value::Null));
+                    path.push(key);
+                    *slot = merge(previous, value, path);
+                    path.pop();
+                }
             }
-            None => base.push((key, value)),
+            None => {
+                position.insert(key.clone(), merged.len());
+                merged.push(Some((key, value)));
+            }
         }
     }
-    base
+    merged.into_iter().flatten().collect()
 }
 
 /// `["A=1", "B"]` → `{A: "1", B: null}`; items that are not strings are kept under their
-/// text so that the typed model reports them with their own error.
+/// text so that the typed model reports them with their own error. A repeated key takes
+/// the later value.
 fn list_to_map(items: Vec<Node>, separator: Separator) -> Vec<(String, Node)> {
     let mut entries: Vec<(String, Node)> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
     for item in items {
         let Some(text) = item.scalar_text() else { continue };
         let split = match separator {
@@ -149,16 +163,22 @@ fn list_to_map(items: Vec<Node>, separator: Separator) -> Vec<(String, Node)> {
             Some((key, value)) => (key.to_string(), Value::String(value.to_string())),
             None => (text, Value::Null),
         };
-        entries.retain(|(k, _)| *k != key);
-        entries.push((key, Node { value, tag: None, location: item.location }));
+        let node = Node { value, tag: None, location: item.location };
+        match position.get(&key) {
+            Some(&index) => entries[index].1 = node,
+            None => {
+                position.insert(key.clone(), entries.len());
+                entries.push((key, node));
+            }
+        }
     }
     entries
 }
 
 fn append_unique(mut base: Vec<Node>, overlay: Vec<Node>) -> Vec<Node> {
+    let mut seen: HashSet<String> = base.iter().map(|item| item.to_json().to_string()).collect();
     for item in overlay {
-        let data = item.to_json();
-        if !base.iter().any(|existing| existing.to_json() == data) {
+        if seen.insert(item.to_json().to_string()) {
             base.push(item);
         }
     }
@@ -167,10 +187,16 @@ fn append_unique(mut base: Vec<Node>, overlay: Vec<Node>) -> Vec<Node> {
 
 /// A later mount at the same target replaces the earlier one, in its place.
 fn merge_by_target(mut base: Vec<Node>, overlay: Vec<Node>, kind: MountKind) -> Vec<Node> {
+    let mut position: HashMap<String, usize> = base.iter().enumerate().filter_map(|(i, item)| Some((mount_target(item, kind)?, i))).collect();
     for item in overlay {
-        let target = mount_target(&item, kind);
-        match base.iter().position(|existing| target.is_some() && mount_target(existing, kind) == target) {
-            Some(index) => base[index] = item,
+        match mount_target(&item, kind) {
+            Some(target) => match position.get(&target) {
+                Some(&index) => base[index] = item,
+                None => {
+                    position.insert(target, base.len());
+                    base.push(item);
+                }
+            },
             None => base.push(item),
         }
     }

@@ -1,3 +1,4 @@
+pub mod canonical;
 pub mod diagnostic;
 pub mod dotenv;
 pub mod extends;

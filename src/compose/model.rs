@@ -1,8 +1,7 @@
-//! The compose document as typed data. Unknown keys are errors, as in compose itself.
-//!
-//! Short and long syntax are unified where serde can do it without losing the error
-//! path (environment lists, depends_on lists, string commands); ports, volumes and
-//! unit strings are parsed by `build`, which reports each entry's exact path.
+//! The compose document as typed data, read from its canonical form (see `canonical`):
+//! only the long syntax of every field. Unknown keys are errors, as in compose itself.
+//! Unit strings (sizes, durations, CPUs) are parsed by `build`, which reports each
+//! value's exact path.
 
 use std::collections::BTreeMap;
 
@@ -48,12 +47,12 @@ pub struct Service {
     #[serde(default)]
     pub build: Any,
     #[serde(default)]
-    pub command: Option<Command>,
+    pub command: Option<Vec<String>>,
     #[serde(default)]
-    pub entrypoint: Option<Command>,
+    pub entrypoint: Option<Vec<String>>,
     #[serde(default, deserialize_with = "key_values")]
     pub environment: BTreeMap<String, Option<String>>,
-    #[serde(default, deserialize_with = "env_files")]
+    #[serde(default)]
     pub env_file: Vec<EnvFile>,
     #[serde(default)]
     pub working_dir: Option<String>,
@@ -69,13 +68,14 @@ pub struct Service {
     pub annotations: BTreeMap<String, Option<String>>,
     #[serde(default)]
     pub ports: Vec<Port>,
+    /// One `port[/protocol]` per exposed port.
     #[serde(default)]
-    pub expose: Vec<Scalar>,
+    pub expose: Vec<String>,
     #[serde(default)]
     pub volumes: Vec<VolumeMount>,
     #[serde(default)]
     pub volumes_from: Any,
-    #[serde(default, deserialize_with = "one_or_many")]
+    #[serde(default)]
     pub tmpfs: Vec<String>,
     #[serde(default)]
     pub shm_size: Option<Scalar>,
@@ -87,13 +87,13 @@ pub struct Service {
     pub restart: Option<String>,
     #[serde(default)]
     pub healthcheck: Option<Healthcheck>,
-    #[serde(default, deserialize_with = "depends_on")]
+    #[serde(default)]
     pub depends_on: BTreeMap<String, Dependency>,
     #[serde(default)]
     pub links: Vec<String>,
     #[serde(default)]
     pub external_links: Any,
-    #[serde(default, deserialize_with = "networks")]
+    #[serde(default, deserialize_with = "nullable_map")]
     pub networks: BTreeMap<String, ServiceNetwork>,
     #[serde(default)]
     pub network_mode: Option<String>,
@@ -103,11 +103,12 @@ pub struct Service {
     pub stop_grace_period: Option<String>,
     #[serde(default)]
     pub stop_signal: Option<String>,
-    #[serde(default, deserialize_with = "extra_hosts")]
-    pub extra_hosts: Vec<(String, String)>,
-    #[serde(default, deserialize_with = "one_or_many")]
+    /// Host name → addresses, as `extra_hosts` lists them.
+    #[serde(default)]
+    pub extra_hosts: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
     pub dns: Vec<String>,
-    #[serde(default, deserialize_with = "one_or_many")]
+    #[serde(default)]
     pub dns_search: Vec<String>,
     #[serde(default)]
     pub dns_opt: Vec<String>,
@@ -320,32 +321,18 @@ impl Scalar {
     }
 }
 
-/// `command:` / `entrypoint:` — a shell-form string or an exec-form list.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(untagged, expecting = "a string or a list of strings")]
-pub enum Command {
-    Shell(String),
-    Exec(Vec<Scalar>),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Port {
-    Short(Scalar),
-    Long(PortLong),
-}
-
+/// One published or exposed port, in the long syntax (ranges are expanded already).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PortLong {
-    pub target: Scalar,
-    #[serde(default)]
-    pub published: Option<Scalar>,
+pub struct Port {
+    pub target: u16,
+    /// A port, or a host range Docker picks a free port from (`8000-8010`).
+    #[serde(default, deserialize_with = "port_range")]
+    pub published: Option<(u16, u16)>,
     #[serde(default)]
     pub host_ip: Option<String>,
-    #[serde(default)]
-    pub protocol: Option<String>,
-    #[serde(default)]
-    pub mode: Option<String>,
+    pub protocol: String,
+    pub mode: String,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -369,16 +356,10 @@ impl EnvFile {
     }
 }
 
-/// A service's `configs:` / `secrets:` entry: `- name` or `- {source, target, uid, gid, mode}`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum FileMount {
-    Short(String),
-    Long(FileMountLong),
-}
-
+/// A service's `configs:` / `secrets:` entry: `{source, target, uid, gid, mode}`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileMountLong {
+pub struct FileMount {
     pub source: String,
     #[serde(default)]
     pub target: Option<String>,
@@ -391,26 +372,10 @@ pub struct FileMountLong {
     pub mode: Option<Scalar>,
 }
 
-impl FileMount {
-    pub fn source(&self) -> &str {
-        match self {
-            FileMount::Short(source) => source,
-            FileMount::Long(long) => &long.source,
-        }
-    }
-}
-
-// The long form is the rare one; boxing it would only add noise to every match.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq)]
-pub enum VolumeMount {
-    Short(String),
-    Long(VolumeMountLong),
-}
-
+/// One entry of a service's `volumes:`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VolumeMountLong {
+pub struct VolumeMount {
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default)]
@@ -421,13 +386,29 @@ pub struct VolumeMountLong {
     #[serde(default)]
     pub consistency: Any,
     #[serde(default)]
-    pub bind: Any,
+    pub bind: Option<BindOptions>,
     #[serde(default)]
     pub volume: Option<VolumeOptions>,
     #[serde(default)]
     pub tmpfs: Option<TmpfsOptions>,
     #[serde(default)]
     pub image: Any,
+    /// The `x-kubernetes` extension: the claim a host directory becomes.
+    #[serde(default, rename = "x-kubernetes")]
+    pub x_kubernetes: Option<VolumeExtension>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindOptions {
+    #[serde(default)]
+    pub propagation: Option<String>,
+    #[serde(default)]
+    pub create_host_path: Option<Scalar>,
+    #[serde(default)]
+    pub selinux: Option<String>,
+    #[serde(default)]
+    pub recursive: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -528,8 +509,9 @@ pub struct UpdateConfig {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Healthcheck {
+    /// `[CMD, ...]`, `[CMD-SHELL, "..."]` or `[NONE]`.
     #[serde(default)]
-    pub test: Option<Command>,
+    pub test: Option<Vec<String>>,
     #[serde(default)]
     pub interval: Option<String>,
     #[serde(default)]
@@ -548,7 +530,7 @@ pub struct Healthcheck {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hook {
-    pub command: Command,
+    pub command: Vec<String>,
     #[serde(default)]
     pub user: Option<Scalar>,
     #[serde(default)]
@@ -675,36 +657,11 @@ pub struct FileObjectDefinition {
     pub template_driver: Any,
 }
 
-/// Short syntax is a scalar, long syntax a mapping; deciding on the shape first keeps the
-/// long form's own error ("unknown field `bogus`") instead of an untagged-enum shrug.
-fn short_or_long<'de, D, S, L, T>(deserializer: D, short: impl FnOnce(S) -> T, long: impl FnOnce(L) -> T, expecting: &str) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    S: serde::de::DeserializeOwned,
-    L: serde::de::DeserializeOwned,
-{
-    match Json::deserialize(deserializer)? {
-        value @ Json::Object(_) => L::deserialize(value).map(long).map_err(de::Error::custom),
-        value @ (Json::String(_) | Json::Number(_) | Json::Bool(_)) => S::deserialize(value).map(short).map_err(de::Error::custom),
-        other => Err(de::Error::custom(format!("expected {expecting}, found {}", kind_of(&other)))),
-    }
-}
-
-impl<'de> Deserialize<'de> for Port {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        short_or_long(deserializer, Port::Short, Port::Long, "a port as \"[ip:][published:]target[/protocol]\" or a mapping")
-    }
-}
-
-impl<'de> Deserialize<'de> for FileMount {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        short_or_long(deserializer, FileMount::Short, FileMount::Long, "a name or a mapping with source:")
-    }
-}
-
-impl<'de> Deserialize<'de> for VolumeMount {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        short_or_long(deserializer, VolumeMount::Short, VolumeMount::Long, "a volume as \"[source:]target[:mode]\" or a mapping")
+/// `published: "8080"` or a host range `"8000-8010"`, as the canonical form writes it.
+fn port_range<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<(u16, u16)>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) => super::units::parse_port_range(&text).map(Some).map_err(de::Error::custom),
     }
 }
 
@@ -754,98 +711,6 @@ fn key_values<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<Str
             })
             .collect(),
         other => Err(de::Error::custom(format!("expected a mapping or a list of \"KEY=value\", found {}", kind_of(&other)))),
-    }
-}
-
-/// Fields that take either one string or a list of strings (`dns`, `tmpfs`).
-fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    match Json::deserialize(deserializer)? {
-        Json::Null => Ok(Vec::new()),
-        Json::Array(items) => {
-            items.iter().map(|item| scalar_text(item).ok_or_else(|| de::Error::custom(format!("expected strings, found {}", kind_of(item))))).collect()
-        }
-        other => scalar_text(&other)
-            .map(|text| vec![text])
-            .ok_or_else(|| de::Error::custom(format!("expected a string or a list of strings, found {}", kind_of(&other)))),
-    }
-}
-
-/// `depends_on: [db]` or `depends_on: {db: {condition: service_healthy}}`.
-fn depends_on<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, Dependency>, D::Error> {
-    match Json::deserialize(deserializer)? {
-        Json::Null => Ok(BTreeMap::new()),
-        Json::Array(items) => items
-            .iter()
-            .map(|item| match item {
-                Json::String(name) => Ok((name.clone(), Dependency::default())),
-                other => Err(de::Error::custom(format!("depends_on list items must be service names, found {}", kind_of(other)))),
-            })
-            .collect(),
-        Json::Object(map) => map
-            .into_iter()
-            .map(|(name, value)| {
-                let dependency = match value {
-                    Json::Null => Dependency::default(),
-                    other => Dependency::deserialize(other).map_err(|e| de::Error::custom(format!("{name}: {e}")))?,
-                };
-                Ok((name, dependency))
-            })
-            .collect(),
-        other => Err(de::Error::custom(format!("expected a list of services or a mapping, found {}", kind_of(&other)))),
-    }
-}
-
-/// `networks: [front]` or `networks: {front: {aliases: [web]}}`.
-fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, ServiceNetwork>, D::Error> {
-    match Json::deserialize(deserializer)? {
-        Json::Null => Ok(BTreeMap::new()),
-        Json::Array(items) => items
-            .iter()
-            .map(|item| match item {
-                Json::String(name) => Ok((name.clone(), ServiceNetwork::default())),
-                other => Err(de::Error::custom(format!("networks list items must be network names, found {}", kind_of(other)))),
-            })
-            .collect(),
-        Json::Object(map) => map
-            .into_iter()
-            .map(|(name, value)| {
-                let network = match value {
-                    Json::Null => ServiceNetwork::default(),
-                    other => ServiceNetwork::deserialize(other).map_err(|e| de::Error::custom(format!("{name}: {e}")))?,
-                };
-                Ok((name, network))
-            })
-            .collect(),
-        other => Err(de::Error::custom(format!("expected a list of networks or a mapping, found {}", kind_of(&other)))),
-    }
-}
-
-/// `extra_hosts: ["host:ip", "host=ip"]` or `{host: ip}`; IPv6 addresses contain colons,
-/// so `=` wins and otherwise the first colon splits.
-fn extra_hosts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, String)>, D::Error> {
-    let pairs = key_values(deserializer)?;
-    pairs
-        .into_iter()
-        .map(|(key, value)| match value {
-            Some(ip) => Ok((key, ip)),
-            None => {
-                key.split_once(':').map(|(host, ip)| (host.to_string(), ip.to_string())).ok_or_else(|| de::Error::custom(format!("`{key}` is not \"host:ip\"")))
-            }
-        })
-        .collect()
-}
-
-/// `env_file: .env`, `env_file: [a.env, b.env]` or a list of `{path, required, format}`.
-fn env_files<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<EnvFile>, D::Error> {
-    let item = |value: Json| match value {
-        Json::String(path) => Ok(EnvFile { path, required: true, format: None }),
-        value @ Json::Object(_) => EnvFile::deserialize(value).map_err(de::Error::custom),
-        other => Err(de::Error::custom(format!("expected a path or a mapping with path:, found {}", kind_of(&other)))),
-    };
-    match Json::deserialize(deserializer)? {
-        Json::Null => Ok(Vec::new()),
-        Json::Array(items) => items.into_iter().map(item).collect(),
-        other => item(other).map(|file| vec![file]),
     }
 }
 

@@ -178,8 +178,9 @@ pub fn ceil_seconds(duration: Duration) -> i64 {
     if duration.subsec_nanos() > 0 { whole.saturating_add(1) } else { whole }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {
+    #[default]
     Tcp,
     Udp,
     Sctp,
@@ -212,13 +213,18 @@ impl Protocol {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PortMapping {
     pub target: u16,
-    pub published: Option<u16>,
+    /// The published port, or the host range Docker picks a free port from.
+    pub published: Option<(u16, u16)>,
     /// Without the brackets an IPv6 address is written in.
     pub host_ip: Option<String>,
     pub protocol: Protocol,
+    /// `ingress` or `host` (long syntax only).
+    pub mode: Option<String>,
+    pub name: Option<String>,
+    pub app_protocol: Option<String>,
 }
 
 fn parse_port(text: &str) -> Result<u16, String> {
@@ -303,19 +309,19 @@ fn parse_port_parts(text: &str) -> Result<Vec<PortMapping>, String> {
     let host_ip = parse_host_ip(host_ip)?;
     let targets = parse_port_range(target)?;
     check_range_len(targets, target)?;
-    let mapping = |target: u16, published: Option<u16>| PortMapping { target, published, host_ip: host_ip.clone(), protocol };
+    let mapping = |target: u16, published: Option<(u16, u16)>| PortMapping { target, published, host_ip: host_ip.clone(), protocol, ..Default::default() };
     if published.is_empty() {
         return Ok((targets.0..=targets.1).map(|target| mapping(target, None)).collect());
     }
     let publishes = parse_port_range(published)?;
     if targets.0 == targets.1 {
-        // Docker binds one free port of a host range; the first one is the stable choice.
-        return Ok(vec![mapping(targets.0, Some(publishes.0))]);
+        // Docker binds one free port of a host range.
+        return Ok(vec![mapping(targets.0, Some(publishes))]);
     }
     if range_len(publishes) != range_len(targets) {
         return Err(format!("{} container ports need a host range of the same length, not {}", range_len(targets), range_len(publishes)));
     }
-    Ok((targets.0..=targets.1).zip(publishes.0..=publishes.1).map(|(target, published)| mapping(target, Some(published))).collect())
+    Ok((targets.0..=targets.1).zip(publishes.0..=publishes.1).map(|(target, published)| mapping(target, Some((published, published)))).collect())
 }
 
 /// Parses an `expose` entry: a port or range with an optional protocol.
@@ -335,7 +341,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn mapping(target: u16, published: Option<u16>, host_ip: Option<&str>, protocol: Protocol) -> PortMapping {
-        PortMapping { target, published, host_ip: host_ip.map(str::to_string), protocol }
+        PortMapping { target, published: published.map(|p| (p, p)), host_ip: host_ip.map(str::to_string), protocol, ..Default::default() }
     }
 
     fn tcp(target: u16, published: Option<u16>) -> PortMapping {
@@ -490,7 +496,7 @@ mod tests {
         assert_eq!(parse_port_short("8000:8000"), Ok(vec![tcp(8000, Some(8000))]));
         assert_eq!(parse_port_short("9090-9091:8080-8081"), Ok(vec![tcp(8080, Some(9090)), tcp(8081, Some(9091))]));
         assert_eq!(parse_port_short("49100:22"), Ok(vec![tcp(22, Some(49100))]));
-        assert_eq!(parse_port_short("8000-8010:80"), Ok(vec![tcp(80, Some(8000))]));
+        assert_eq!(parse_port_short("8000-8010:80"), Ok(vec![PortMapping { published: Some((8000, 8010)), ..tcp(80, None) }]));
         assert_eq!(parse_port_short("127.0.0.1:8001:8001"), Ok(vec![mapping(8001, Some(8001), Some("127.0.0.1"), Protocol::Tcp)]));
         assert_eq!(
             parse_port_short("127.0.0.1:5000-5010:5000-5010"),

@@ -90,6 +90,17 @@ impl Node {
         }
     }
 
+    /// How many nodes the tree holds (itself included). Recursion is safe here and in the
+    /// other tree walks: the parser refuses documents nested deeper than 32 levels, and no
+    /// later stage nests deeper.
+    pub fn count_nodes(&self) -> usize {
+        1 + match &self.value {
+            Value::Seq(items) => items.iter().map(Node::count_nodes).sum(),
+            Value::Map(entries) => entries.iter().map(|(_, v)| v.count_nodes()).sum(),
+            _ => 0,
+        }
+    }
+
     /// Plain data for typed deserialization; tags and locations are dropped here
     /// (locations are recovered from the tree by path when something fails).
     pub fn to_json(&self) -> serde_json::Value {
@@ -249,6 +260,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut entries: Vec<(String, Node)> = Vec::new();
+        // A set beside the list keeps the duplicate check linear for large mappings.
+        let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<Spanned<Value>>()? {
             // Errors point at the key: for a block mapping or list its value starts a line later.
             let key_location = Location { document: 0, line: key.referenced.line(), column: key.referenced.column() };
@@ -264,8 +277,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
             };
             let mut value = map.next_value::<Node>()?;
             value.location = Some(key_location);
-            if entries.iter().any(|(k, _)| *k == key) {
-                return Err(de::Error::custom(format!("duplicate key `{key}`")));
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format!("duplicate key `{}`", super::diagnostic::truncate(&key, 80))));
             }
             entries.push((key, value));
         }
