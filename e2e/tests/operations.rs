@@ -142,11 +142,15 @@ async fn kubectl_applies_the_examples_and_shows_printer_columns() {
 async fn a_poisoned_stack_neither_stops_the_operator_nor_its_neighbours() {
     let ns = TestNamespace::new("poison").await;
     let mut operator = Operator::start(&ns.name, &[]);
-    // ~120 KB of invalid entries: thousands of errors.
+    // ~120 KB of invalid entries: thousands of errors (in under 500 services, the most a stack
+    // may have, so that each is reported rather than the count).
     let mut invalid = String::from("services:\n");
     let mut index = 0;
     while invalid.len() < 120_000 {
-        invalid.push_str(&format!("  s{index}:\n    image: x\n    no_such_key: {index}\n    ports: [\"not-a-port-{index}\"]\n"));
+        invalid.push_str(&format!("  s{index}:\n    image: x\n    ports: [\"not-a-port-{index}\"]\n"));
+        for key in 0..10 {
+            invalid.push_str(&format!("    no_such_key_{key}: {index}\n"));
+        }
         index += 1;
     }
     // Large but valid: one service with 5,000 environment variables (~190 KB).

@@ -7,7 +7,8 @@
 //! Parameters (environment): `SCALE_STACKS` (200), `SCALE_SERVICES` per stack (5: db with a
 //! named volume so a StatefulSet, cache, api → db `service_healthy` and cache, web → api
 //! `service_healthy`, worker → api; more are plain extras), `SCALE_ROUNDS` (2),
-//! `SCALE_STEADY_SECONDS` (60), `SCALE_DEADLINE_SECONDS` per wait (1800). Each round times:
+//! `SCALE_STEADY_SECONDS` (60), `SCALE_DEADLINE_SECONDS` per wait (1800), `SCALE_UNORDERED`
+//! (1; 0 skips step 2 below, for runs the cluster can only just hold). Each round times:
 //! 1. kubectl: the objects `convert` prints, applied by 16 kubectl processes at once, until
 //!    every workload is ready;
 //! 2. the operator, the same stacks with their `depends_on` removed (the order is then the
@@ -49,6 +50,7 @@ struct Parameters {
     stacks: usize,
     services: usize,
     rounds: usize,
+    unordered: bool,
     steady: Duration,
     deadline: Duration,
 }
@@ -241,9 +243,10 @@ fn delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTree
     after.iter().map(|(verb, value)| (verb.clone(), value - before.get(verb).copied().unwrap_or(0.0))).filter(|(_, v)| *v > 0.0).collect()
 }
 
-fn peak_rss_mib(pid: u32) -> f64 {
+/// A memory figure of the process from /proc (`VmHWM` peak, `VmRSS` now), in MiB.
+fn memory_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
+    let kib = status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
     kib.unwrap_or(0.0) / 1024.0
 }
 
@@ -254,6 +257,7 @@ async fn scale_many_stacks() {
         stacks: parameter("SCALE_STACKS", 200) as usize,
         services: parameter("SCALE_SERVICES", 5) as usize,
         rounds: parameter("SCALE_ROUNDS", 2) as usize,
+        unordered: parameter("SCALE_UNORDERED", 1) == 1,
         steady: Duration::from_secs(parameter("SCALE_STEADY_SECONDS", 60)),
         deadline: Duration::from_secs(parameter("SCALE_DEADLINE_SECONDS", 1800)),
     };
@@ -269,18 +273,22 @@ async fn scale_many_stacks() {
         let kubectl_time = kubectl_baseline(&client, &p, &baseline).await;
 
         let operator = Operator::start_all(&["--requeue-seconds", "20"]);
+        let unordered: Vec<String> = if p.unordered { unordered } else { Vec::new() };
         create_namespaces(&client, &unordered).await;
-        let unordered_time = operator_run(&client, &p, &unordered, &format!("{suffix}-{round}u"), false).await;
+        let unordered_time = if p.unordered { Some(operator_run(&client, &p, &unordered, &format!("{suffix}-{round}u"), false).await) } else { None };
         create_namespaces(&client, &ordered).await;
         let ordered_time = operator_run(&client, &p, &ordered, &format!("{suffix}-{round}o"), true).await;
+        let kubectl_seconds = kubectl_time.as_secs_f64();
+        let unordered_text = match unordered_time {
+            Some(time) => format!("operator, no depends_on -> Ready {:.1} s (ratio {:.2}); ", time.as_secs_f64(), time.as_secs_f64() / kubectl_seconds),
+            None => String::new(),
+        };
+        let chain = unordered_time.map(|time| format!("; the chain costs {:.2}", (ordered_time.as_secs_f64() - time.as_secs_f64()) / kubectl_seconds));
         println!(
-            "scale: round {round}: kubectl -> all ready {:.1} s; operator, no depends_on -> Ready {:.1} s (ratio {:.2}); operator, with depends_on -> Ready {:.1} s (ratio {:.2}; the chain costs {:.2})",
-            kubectl_time.as_secs_f64(),
-            unordered_time.as_secs_f64(),
-            unordered_time.as_secs_f64() / kubectl_time.as_secs_f64(),
+            "scale: round {round}: kubectl -> all ready {kubectl_seconds:.1} s; {unordered_text}operator, with depends_on -> Ready {:.1} s (ratio {:.2}{})",
             ordered_time.as_secs_f64(),
-            ordered_time.as_secs_f64() / kubectl_time.as_secs_f64(),
-            (ordered_time.as_secs_f64() - unordered_time.as_secs_f64()) / kubectl_time.as_secs_f64(),
+            ordered_time.as_secs_f64() / kubectl_seconds,
+            chain.unwrap_or_default(),
         );
 
         // Let the last watch events settle, then count a quiet window.
@@ -299,12 +307,16 @@ async fn scale_many_stacks() {
         let total: f64 = server.values().sum();
         println!(
             "scale: round {round}: steady state ({} stacks Ready, --requeue-seconds 20), per minute: API server, every client: {:.0} ({}); the operator's own: {} (of {since_start:.0} since it started)",
-            2 * p.stacks,
+            unordered.len() + ordered.len(),
             total / minutes,
             per_minute(server),
             per_minute(delta(&ours_before, &ours_after)),
         );
-        println!("scale: round {round}: operator peak RSS {:.1} MiB", peak_rss_mib(operator.pid()));
+        println!(
+            "scale: round {round}: operator peak RSS {:.1} MiB, {:.1} MiB at the end of the quiet window",
+            memory_mib(operator.pid(), "VmHWM:"),
+            memory_mib(operator.pid(), "VmRSS:")
+        );
         assert!(operator.log_text().lines().all(|l| !l.contains("panicked")), "the operator panicked");
         drop(operator);
         for names in [&baseline, &unordered, &ordered] {

@@ -130,6 +130,8 @@ macro_rules! define_kinds {
             }
         }
 
+        $(impl ManagedType for $kind {})*
+
         $(impl From<$kind> for Object {
             fn from(object: $kind) -> Object {
                 Object::$kind(object)
@@ -150,7 +152,7 @@ macro_rules! define_kinds {
 
 kinds!(define_kinds);
 
-/// What every managed type is, as generic code needs it.
+/// What every managed type is, as generic code needs it; implemented by the kinds of the table.
 pub trait ManagedType:
     Resource<Scope = k8s_openapi::NamespaceResourceScope>
     + k8s_openapi::Metadata<Ty = ObjectMeta>
@@ -162,20 +164,6 @@ pub trait ManagedType:
     + Send
     + Sync
     + 'static
-{
-}
-
-impl<K> ManagedType for K where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-        + k8s_openapi::Metadata<Ty = ObjectMeta>
-        + Clone
-        + std::fmt::Debug
-        + Serialize
-        + serde::de::DeserializeOwned
-        + Into<Object>
-        + Send
-        + Sync
-        + 'static
 {
 }
 

@@ -25,9 +25,10 @@ use crate::build::object::{Kind, Object};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cached {
     /// Kinds whose body the operator never reads.
-    Metadata(Kind, ObjectMeta),
-    /// Workloads, whose status the operator reads; pod templates removed.
-    Workload(Object),
+    Metadata(Kind, Box<ObjectMeta>),
+    /// Workloads, whose status the operator reads; pod templates removed. (Both boxed: a
+    /// metadata entry should not take a workload's size.)
+    Workload(Box<Object>),
 }
 
 impl Cached {
@@ -71,13 +72,13 @@ impl Cached {
             Object::Job(j) => j.spec.iter_mut().for_each(|s| s.template = Default::default()),
             _ => {}
         }
-        Cached::Workload(object)
+        Cached::Workload(Box::new(object))
     }
 
     pub fn metadata_of(kind: Kind, metadata: ObjectMeta) -> Cached {
         let mut metadata = metadata;
         slim_metadata(&mut metadata);
-        Cached::Metadata(kind, metadata)
+        Cached::Metadata(kind, Box::new(metadata))
     }
 }
 

@@ -47,11 +47,13 @@ enum Entry {
 }
 
 type StackKey = (String, String);
+/// One stack's objects, by kind and name.
+type Entries = HashMap<(Kind, String), Entry>;
 
 /// Per stack (namespace, name), per object (kind, name).
 #[derive(Default)]
 pub struct Ledger {
-    stacks: Mutex<HashMap<StackKey, HashMap<(Kind, String), Entry>>>,
+    stacks: Mutex<HashMap<StackKey, Entries>>,
 }
 
 fn fingerprint_of(cached: &Cached) -> Option<&str> {
@@ -59,7 +61,7 @@ fn fingerprint_of(cached: &Cached) -> Option<&str> {
 }
 
 impl Ledger {
-    fn with<R>(&self, namespace: &str, stack: &str, f: impl FnOnce(&mut HashMap<(Kind, String), Entry>) -> R) -> R {
+    fn with<R>(&self, namespace: &str, stack: &str, f: impl FnOnce(&mut Entries) -> R) -> R {
         let mut stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
         f(stacks.entry((namespace.to_string(), stack.to_string())).or_default())
     }

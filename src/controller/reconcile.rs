@@ -25,7 +25,7 @@ use super::ledger::FINGERPRINT;
 use super::live::{Live, controller_of};
 use super::metrics::Outcome;
 use super::progress::{Progress, pod_problem};
-use super::status::{self, Assessment, MAX_MESSAGE, Problem, holding, listed, truncate};
+use super::status::{self, Assessment, MAX_MESSAGE, Problem, holding, listed_of, truncate};
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
 use crate::build::object::Kind;
 use crate::build::{self, Object, Translation, names, project_files};
@@ -100,10 +100,16 @@ async fn translated(stack: &Arc<ComposeStack>, context: &Context) -> Result<Tran
     let result = match outcome {
         Ok(Ok(translation)) => Ok(translation),
         Ok(Err(diagnostics)) => {
-            let errors: Vec<String> = diagnostics.0.iter().map(ToString::to_string).collect();
+            let mut errors: Vec<String> = diagnostics.0.iter().map(ToString::to_string).collect();
             warn!(errors = errors.len(), detail = %truncate(&errors.join("\n"), MAX_LOGGED), "the compose document was refused");
+            // The translation keeps the first errors and ends with how many more there were.
+            let uncounted = errors.last().and_then(|last| last.strip_prefix("(document): and ")?.strip_suffix(" more errors")?.parse().ok());
+            if uncounted.is_some() {
+                errors.pop();
+            }
             const PREFIX: &str = "the compose document was not applied: ";
-            Err(Problem::new(Problem::INVALID_COMPOSE, format!("{PREFIX}{}", listed(&errors, "\n", MAX_MESSAGE - PREFIX.len()))))
+            let message = listed_of(&errors, uncounted.unwrap_or(0), "\n", MAX_MESSAGE - PREFIX.len());
+            Err(Problem::new(Problem::INVALID_COMPOSE, format!("{PREFIX}{message}")))
         }
         Err(failure) => {
             tracing::error!(error = %failure, "the translation failed");

@@ -32,9 +32,14 @@ pub fn truncate(text: &str, max: usize) -> String {
 /// The first items joined by `separator`, as many as fit in `max` bytes (at most
 /// [`MAX_LISTED`]), then "and K more".
 pub fn listed(items: &[String], separator: &str, max: usize) -> String {
+    listed_of(items, 0, separator, max)
+}
+
+/// [`listed`] of items that were already cut short: `uncounted` more were not even kept.
+pub fn listed_of(items: &[String], uncounted: usize, separator: &str, max: usize) -> String {
     let mut text = String::new();
     for (index, item) in items.iter().enumerate().take(MAX_LISTED) {
-        let rest = items.len() - index;
+        let rest = items.len() - index + uncounted;
         let more = if rest > 1 { format!("{separator}and {} more", rest - 1) } else { String::new() };
         let piece = if index == 0 { item.clone() } else { format!("{separator}{item}") };
         if text.len() + piece.len() + more.len() > max {
@@ -46,8 +51,9 @@ pub fn listed(items: &[String], separator: &str, max: usize) -> String {
         }
         text.push_str(&piece);
     }
-    if items.len() > MAX_LISTED {
-        text.push_str(&format!("{separator}and {} more", items.len() - MAX_LISTED));
+    let more = items.len().saturating_sub(MAX_LISTED) + uncounted;
+    if more > 0 {
+        text.push_str(&format!("{separator}and {more} more"));
     }
     text
 }
@@ -236,7 +242,8 @@ mod tests {
         let text = listed(&long, "\n", 4096);
         assert!(text.len() <= 4096 && text.contains("\n3x") && text.ends_with("x\nand 6 more"), "{text}");
         assert!(listed(&long[..1], "\n", 100).len() <= 100);
-        assert_eq!(truncate("ééé", 8), "é [...]");
+        assert_eq!(truncate("éééééé", 8), "é [...]");
+        assert_eq!(listed_of(&items[..2], 40, "; ", 100), "e0; e1; and 40 more");
     }
 
     #[test]
