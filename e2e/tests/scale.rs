@@ -26,7 +26,6 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
@@ -36,11 +35,10 @@ use compose_operator::api::ComposeStack;
 
 use crate::harness::operator::Operator;
 use crate::harness::{client, install_crd, tool};
-use crate::stack;
 
 /// Baseline objects are relabelled so the operator's watches (label-selected) never see them.
 const BASELINE_LABEL_PREFIX: &str = "scale-baseline.example";
-const POLL: Duration = Duration::from_secs(2);
+const POLL: Duration = Duration::from_secs(5);
 
 fn parameter(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -124,18 +122,75 @@ where
     }
 }
 
+/// Just the fields a readiness count reads: decoding whole workloads and stacks thousands at a
+/// time every poll would take a core from the cluster under test.
+#[derive(serde::Deserialize)]
+struct Listed {
+    items: Vec<ListedItem>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListedItem {
+    metadata: ListedMetadata,
+    #[serde(default)]
+    spec: Option<ListedSpec>,
+    #[serde(default)]
+    status: Option<ListedStatus>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListedMetadata {
+    generation: Option<i64>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListedSpec {
+    replicas: Option<i32>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedStatus {
+    ready_replicas: Option<i32>,
+    observed_generation: Option<i64>,
+    #[serde(default)]
+    conditions: Vec<ListedCondition>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListedCondition {
+    #[serde(rename = "type")]
+    type_: String,
+    status: String,
+}
+
+async fn list_minimal(client: &Client, path: &str) -> Vec<ListedItem> {
+    let request = http::Request::get(path).body(Vec::new()).expect("request");
+    match client.request_text(request).await {
+        Ok(text) => serde_json::from_str::<Listed>(&text).map(|l| l.items).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
 async fn ready_baseline_workloads(client: &Client) -> usize {
-    let selector = ListParams::default().labels(&format!("{BASELINE_LABEL_PREFIX}/managed-by=compose-operator"));
-    let deployments = Api::<Deployment>::all(client.clone()).list(&selector).await.map(|l| l.items).unwrap_or_default();
-    let sets = Api::<StatefulSet>::all(client.clone()).list(&selector).await.map(|l| l.items).unwrap_or_default();
-    let ready_deployments = deployments.iter().filter(|d| d.status.as_ref().and_then(|s| s.ready_replicas) == d.spec.replicas).count();
-    let ready_sets = sets.iter().filter(|s| s.status.as_ref().and_then(|st| st.ready_replicas) == s.spec.replicas).count();
-    ready_deployments + ready_sets
+    let selector = format!("labelSelector={BASELINE_LABEL_PREFIX}/managed-by%3Dcompose-operator");
+    let mut ready = 0;
+    for kind in ["deployments", "statefulsets"] {
+        let items = list_minimal(client, &format!("/apis/apps/v1/{kind}?{selector}")).await;
+        ready += items.iter().filter(|i| i.status.as_ref().and_then(|s| s.ready_replicas) == i.spec.as_ref().and_then(|s| s.replicas)).count();
+    }
+    ready
 }
 
 async fn ready_stacks(client: &Client, run: &str) -> usize {
-    let stacks = Api::<ComposeStack>::all(client.clone()).list(&ListParams::default().labels(&format!("scale-run={run}"))).await;
-    stacks.map(|l| l.items.iter().filter(|s| stack::ready_and_current(s)).count()).unwrap_or(0)
+    let items = list_minimal(client, &format!("/apis/compose-operator.dev/v1alpha1/composestacks?labelSelector=scale-run%3D{run}")).await;
+    items
+        .iter()
+        .filter(|stack| {
+            let Some(status) = &stack.status else { return false };
+            status.observed_generation == stack.metadata.generation && status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+        .count()
 }
 
 /// The converted objects of every stack, relabelled, applied by 16 kubectl processes at once.

@@ -156,11 +156,6 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
     // Foreground deletion of the stack then waits for its children.
     owner.block_owner_deletion = Some(true);
     let desired = desired_objects(&translation, &owner, stack.spec.retain_volumes());
-    if let Some(conflict) = pass.find_conflict(&desired).await? {
-        let problem = Problem::new(Problem::CONFLICT, conflict);
-        return Ok((Assessment { problem: Some(problem), warnings: Some(warnings), ..Default::default() }, pass.changes));
-    }
-
     let waiting = gate::waiting(&translation.services, &pass.live);
     let held_back: BTreeSet<(Kind, &str)> = translation
         .services
@@ -169,6 +164,12 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
         .flat_map(|plan| plan.objects.iter().map(|o| (o.kind(), o.name())))
         .collect();
     let writes: Vec<&Object> = desired.iter().filter(|o| !held_back.contains(&(o.kind(), o.name())) && pass.needs_write(o)).collect();
+    // Only names about to be written are looked up: a service held back by depends_on would
+    // otherwise be looked up on every pass while it waits.
+    if let Some(conflict) = pass.find_conflict(&writes).await? {
+        let problem = Problem::new(Problem::CONFLICT, conflict);
+        return Ok((Assessment { problem: Some(problem), warnings: Some(warnings), ..Default::default() }, pass.changes));
+    }
     if needs_dry_run(stack) {
         // The API server judges every object before the first write, so a stack it would
         // refuse halfway is not half-applied.
@@ -255,8 +256,8 @@ impl<'a> Pass<'a> {
 
     /// The first desired object whose name is taken by an object the stack does not own. Only
     /// names the caches do not show as ours are looked up.
-    async fn find_conflict(&self, desired: &[Object]) -> Result<Option<String>, ClusterError> {
-        for object in desired {
+    async fn find_conflict(&self, writes: &[&Object]) -> Result<Option<String>, ClusterError> {
+        for object in writes {
             let (kind, name) = (object.kind(), object.name());
             if self.live.get(kind, name).is_some()
                 || self.live.is_going(kind, name)
