@@ -24,7 +24,20 @@ bench:
 	cargo bench --bench translate
 
 # The scale run on the real cluster (operator beside plain kubectl); figures in docs/performance.md.
+# SCALE_STACKS stacks of SCALE_SERVICES services, three copies at once (kubectl, operator without
+# and with depends_on), one pod each: the cluster gets kwok nodes and volumes to fit them
+# (volumes for every round: a deleted claim leaves its volume Released until the next up).
+# Also SCALE_STEADY_SECONDS and SCALE_DEADLINE_SECONDS (each wait) from the environment.
+SCALE_STACKS ?= 200
+SCALE_SERVICES ?= 5
+SCALE_ROUNDS ?= 2
+# 0: skip the operator run without depends_on (two copies instead of three).
+SCALE_UNORDERED ?= 1
+SCALE_COPIES = $(if $(filter 0,$(SCALE_UNORDERED)),2,3)
 bench-e2e:
+	COMPOSE_OPERATOR_CLUSTER_NODES=$$(( $(SCALE_COPIES) * $(SCALE_STACKS) * $(SCALE_SERVICES) / 100 + 3 )) \
+	COMPOSE_OPERATOR_CLUSTER_PVS=$$(( $(SCALE_COPIES) * $(SCALE_STACKS) * $(SCALE_ROUNDS) + 10 )) \
+	SCALE_STACKS=$(SCALE_STACKS) SCALE_SERVICES=$(SCALE_SERVICES) SCALE_ROUNDS=$(SCALE_ROUNDS) SCALE_UNORDERED=$(SCALE_UNORDERED) E2E_THREADS=1 \
 	bash e2e/run-tests.sh --ignored --nocapture scale
 
 crds:

@@ -11,7 +11,7 @@ fn translate_example(name: &str) -> Translation {
 }
 
 fn object<'a>(translation: &'a Translation, kind: &str, name: &str) -> Value {
-    translation.objects().find(|o: &&'a Object| o.kind() == kind && o.name() == name).unwrap_or_else(|| panic!("no {kind} {name}")).to_json()
+    translation.objects().find(|o: &&'a Object| o.kind().as_str() == kind && o.name() == name).unwrap_or_else(|| panic!("no {kind} {name}")).to_json()
 }
 
 #[test]

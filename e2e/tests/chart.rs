@@ -465,6 +465,7 @@ async fn chart_installs_and_its_service_account_reconciles_every_kind() {
             &["delete", "jobs.batch", "-n", stacks_ns],
             &["create", "events.events.k8s.io", "-n", stacks_ns],
             &["list", "pods", "-n", stacks_ns],
+            &["watch", "pods", "-n", stacks_ns],
             &["create", "leases.coordination.k8s.io", "-n", release_ns],
             &["patch", &format!("leases.coordination.k8s.io/{lease_name}"), "-n", release_ns],
         ],

@@ -130,7 +130,8 @@ async fn removed_services_are_pruned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_reverted() {
     let ns = TestNamespace::new("drift").await;
-    let _operator = Operator::start(&ns.name, &[]);
+    // No resync within the test: the watch events alone must bring the repairs.
+    let _operator = Operator::start(&ns.name, &["--requeue-seconds", "3600"]);
     ns.apply_stack("drift", json!({"compose": "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      replicas: 2\n    expose: [\"80\"]\n"})).await;
     let deployments = ns.api::<Deployment>();
     wait::until(&ns.api::<ComposeStack>(), "drift", stack::ready_and_current).await;
@@ -142,8 +143,9 @@ async fn drift_is_reverted() {
     deployments.patch("web", &PatchParams::default(), &Patch::Strategic(&image)).await.unwrap();
     ns.api::<Service>().delete("web", &DeleteParams::default()).await.unwrap();
 
-    wait::until(&deployments, "web", |d: &Deployment| d.spec.replicas == Some(2) && container_image(d).as_deref() == Some("nginx:1.27")).await;
-    wait::until(&ns.api::<Service>(), "web", |_| true).await;
+    let soon = std::time::Duration::from_secs(60);
+    wait::until_within(&deployments, "web", soon, |d: &Deployment| d.spec.replicas == Some(2) && container_image(d).as_deref() == Some("nginx:1.27")).await;
+    wait::until_within(&ns.api::<Service>(), "web", soon, |_| true).await;
     wait::until(&deployments, "web", deployment_ready(2)).await;
 }
 

@@ -133,3 +133,45 @@ async fn kubectl_applies_the_examples_and_shows_printer_columns() {
     let microblog = table.lines().find(|l| l.starts_with("microblog")).unwrap();
     assert!(microblog.contains("3/3") && microblog.contains("Ready"), "{table}");
 }
+
+/// Issue 12: a tenant's hostile or oversized stack beside a healthy one. The healthy stack
+/// converges, the poisoned ones are Stalled with short messages (or applied, when merely
+/// large), the refused one is not translated again and again, and the operator process
+/// never exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoned_stack_neither_stops_the_operator_nor_its_neighbours() {
+    let ns = TestNamespace::new("poison").await;
+    let mut operator = Operator::start(&ns.name, &[]);
+    // ~120 KB of invalid entries: thousands of errors (in under 500 services, the most a stack
+    // may have, so that each is reported rather than the count).
+    let mut invalid = String::from("services:\n");
+    let mut index = 0;
+    while invalid.len() < 120_000 {
+        invalid.push_str(&format!("  s{index}:\n    image: x\n    ports: [\"not-a-port-{index}\"]\n"));
+        for key in 0..10 {
+            invalid.push_str(&format!("    no_such_key_{key}: {index}\n"));
+        }
+        index += 1;
+    }
+    // Large but valid: one service with 5,000 environment variables (~190 KB).
+    let mut large = String::from("services:\n  big:\n    image: nginx\n    environment:\n");
+    for index in 0..5000 {
+        large.push_str(&format!("      VARIABLE_{index}: \"value-{index}-abcdefgh\"\n"));
+    }
+    ns.apply_stack("invalid", json!({"compose": invalid})).await;
+    ns.apply_stack("large", json!({"compose": large})).await;
+    ns.apply_stack("healthy", json!({"compose": example("get-started")})).await;
+
+    let stacks = ns.api::<ComposeStack>();
+    wait::until(&stacks, "healthy", stack::ready_and_current).await;
+    let stalled = wait::until(&stacks, "invalid", |s: &ComposeStack| stack::is(s, "Stalled")).await;
+    let message = &stack::condition(&stalled, "Stalled").unwrap().message;
+    assert!(message.len() <= 4096 && message.contains(" more"), "{} bytes: {message}", message.len());
+    let status_size = serde_json::to_string(&stalled.status).unwrap().len();
+    assert!(status_size < 16 * 1024, "the status is {status_size} bytes");
+    wait::until(&stacks, "large", stack::ready_and_current).await;
+
+    assert!(operator.is_running(), "the operator exited:\n{}", operator.log_text());
+    let refusals = operator.log_text().lines().filter(|l| l.contains("the compose document was refused")).count();
+    assert_eq!(refusals, 1, "the refused generation was translated again");
+}

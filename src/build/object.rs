@@ -1,4 +1,8 @@
-//! The typed Kubernetes objects a translation produces.
+//! The typed Kubernetes objects a translation produces, and the one registry of their kinds.
+//!
+//! Every kind the operator manages is named once, in the `kinds!` table below; the `Object`
+//! enum, the `Kind` enum, decoding, the API group/version/plural, the apply order and the
+//! controller's watches (through [`Kind::visit`]) all come from it.
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -8,40 +12,182 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-// Every variant is a whole Kubernetes object and a stack has a few dozen at most: boxing
-// the larger ones would save nothing worth the indirection.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq)]
-pub enum Object {
-    Deployment(Deployment),
-    StatefulSet(StatefulSet),
-    DaemonSet(DaemonSet),
-    Job(Job),
-    Service(Service),
-    PersistentVolumeClaim(PersistentVolumeClaim),
-    ConfigMap(ConfigMap),
-    Secret(Secret),
-    NetworkPolicy(NetworkPolicy),
-}
+use super::workload::WorkloadKind;
 
-/// Kinds the operator creates, in the order a fresh stack applies them: things pods
-/// mount and find come before the pods.
-pub const KINDS: [&str; 9] = ["ConfigMap", "Secret", "PersistentVolumeClaim", "NetworkPolicy", "Service", "Deployment", "StatefulSet", "DaemonSet", "Job"];
-
-macro_rules! each_object {
-    ($object:expr, $inner:ident => $body:expr) => {
-        match $object {
-            Object::Deployment($inner) => $body,
-            Object::StatefulSet($inner) => $body,
-            Object::DaemonSet($inner) => $body,
-            Object::Job($inner) => $body,
-            Object::Service($inner) => $body,
-            Object::PersistentVolumeClaim($inner) => $body,
-            Object::ConfigMap($inner) => $body,
-            Object::Secret($inner) => $body,
-            Object::NetworkPolicy($inner) => $body,
+/// Writes `$callback!` over the table: kinds in the order a fresh stack applies them
+/// (things pods mount and find come before the pods), with whether the operator reads
+/// the object's status (workloads) or only its metadata.
+macro_rules! kinds {
+    ($callback:ident) => {
+        $callback! {
+            ConfigMap: metadata,
+            Secret: metadata,
+            PersistentVolumeClaim: metadata,
+            NetworkPolicy: metadata,
+            Service: metadata,
+            Deployment: status,
+            StatefulSet: status,
+            DaemonSet: status,
+            Job: status,
         }
     };
+}
+
+macro_rules! define_kinds {
+    ($($kind:ident: $read:ident),* $(,)?) => {
+        // Every variant is a whole Kubernetes object and a stack has a few dozen at most: boxing
+        // the larger ones would save nothing worth the indirection.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Object {
+            $($kind($kind),)*
+        }
+
+        /// A kind the operator creates.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Kind {
+            $($kind,)*
+        }
+
+        impl Kind {
+            /// Every kind, in apply order (the order of the variants, so `Ord` sorts by it).
+            pub const ALL: &[Kind] = &[$(Kind::$kind,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => <$kind as Resource>::KIND,)*
+                }
+            }
+
+            /// `(group, version, plural)` of the API endpoint, `group` empty for the core API.
+            pub fn endpoint(self) -> (&'static str, &'static str, &'static str) {
+                match self {
+                    $(Kind::$kind => (<$kind as Resource>::GROUP, <$kind as Resource>::VERSION, <$kind as Resource>::URL_PATH_SEGMENT),)*
+                }
+            }
+
+            pub fn api_version(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => <$kind as Resource>::API_VERSION,)*
+                }
+            }
+
+            /// The operator reads this kind's status (workloads); of the others it reads
+            /// metadata only, so their bodies (packed project files) need not be kept.
+            pub fn status_is_read(self) -> bool {
+                match self {
+                    $(Kind::$kind => stringify!($read) == "status",)*
+                }
+            }
+
+            /// The kind of that name, as objects and messages spell it.
+            pub fn parse(kind: &str) -> Option<Kind> {
+                Kind::ALL.iter().copied().find(|k| k.as_str() == kind)
+            }
+        }
+
+        impl Object {
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Object::$kind(_) => Kind::$kind,)*
+                }
+            }
+
+            pub fn metadata(&self) -> &ObjectMeta {
+                match self {
+                    $(Object::$kind(o) => &o.metadata,)*
+                }
+            }
+
+            pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                match self {
+                    $(Object::$kind(o) => &mut o.metadata,)*
+                }
+            }
+
+            /// The object as an apply body: apiVersion and kind included, no nulls.
+            pub fn to_json(&self) -> serde_json::Value {
+                match self {
+                    $(Object::$kind(o) => typed_json(o),)*
+                }
+            }
+
+            /// Decodes an object of that kind as the API server returns it.
+            pub fn from_json(kind: Kind, value: serde_json::Value) -> Result<Object, serde_json::Error> {
+                Ok(match kind {
+                    $(Kind::$kind => Object::$kind(serde_json::from_value(value)?),)*
+                })
+            }
+        }
+
+        /// The object as k8s-openapi writes it (apiVersion and kind first), straight into a
+        /// serializer: printing a translation needs no intermediate JSON tree.
+        impl Serialize for Object {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(Object::$kind(o) => o.serialize(serializer),)*
+                }
+            }
+        }
+
+        $(impl ManagedType for $kind {})*
+
+        $(impl From<$kind> for Object {
+            fn from(object: $kind) -> Object {
+                Object::$kind(object)
+            }
+        })*
+
+        impl Kind {
+            /// Calls the visitor with the Rust type of this kind, for code that is generic over
+            /// the object type (typed APIs, watches).
+            pub fn visit<V: KindVisitor>(self, visitor: V) -> V::Output {
+                match self {
+                    $(Kind::$kind => visitor.visit::<$kind>(self),)*
+                }
+            }
+        }
+    };
+}
+
+kinds!(define_kinds);
+
+/// What every managed type is, as generic code needs it; implemented by the kinds of the table.
+pub trait ManagedType:
+    Resource<Scope = k8s_openapi::NamespaceResourceScope>
+    + k8s_openapi::Metadata<Ty = ObjectMeta>
+    + Clone
+    + std::fmt::Debug
+    + Serialize
+    + serde::de::DeserializeOwned
+    + Into<Object>
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+/// Code run with the Rust type of a [`Kind`]; see [`Kind::visit`].
+pub trait KindVisitor {
+    type Output;
+    fn visit<K: ManagedType>(self, kind: Kind) -> Self::Output;
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<WorkloadKind> for Kind {
+    fn from(kind: WorkloadKind) -> Kind {
+        match kind {
+            WorkloadKind::Deployment => Kind::Deployment,
+            WorkloadKind::StatefulSet => Kind::StatefulSet,
+            WorkloadKind::DaemonSet => Kind::DaemonSet,
+            WorkloadKind::Job => Kind::Job,
+        }
+    }
 }
 
 fn typed_json<K: Resource + Serialize>(object: &K) -> serde_json::Value {
@@ -54,61 +200,16 @@ fn typed_json<K: Resource + Serialize>(object: &K) -> serde_json::Value {
 }
 
 impl Object {
-    pub fn kind(&self) -> &'static str {
-        fn kind_of<K: Resource>(_: &K) -> &'static str {
-            K::KIND
-        }
-        each_object!(self, o => kind_of(o))
-    }
-
     pub fn api_version(&self) -> &'static str {
-        fn api_version_of<K: Resource>(_: &K) -> &'static str {
-            K::API_VERSION
-        }
-        each_object!(self, o => api_version_of(o))
-    }
-
-    pub fn metadata(&self) -> &ObjectMeta {
-        each_object!(self, o => &o.metadata)
-    }
-
-    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        each_object!(self, o => &mut o.metadata)
+        self.kind().api_version()
     }
 
     pub fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or_default()
     }
 
-    /// The object as an apply body: apiVersion and kind included, no nulls.
-    pub fn to_json(&self) -> serde_json::Value {
-        each_object!(self, o => typed_json(o))
-    }
-
-    /// Decodes an object of one of [`KINDS`] as the API server returns it.
-    pub fn from_json(kind: &str, value: serde_json::Value) -> Result<Object, serde_json::Error> {
-        use serde::de::Error;
-        Ok(match kind {
-            "Deployment" => Object::Deployment(serde_json::from_value(value)?),
-            "StatefulSet" => Object::StatefulSet(serde_json::from_value(value)?),
-            "DaemonSet" => Object::DaemonSet(serde_json::from_value(value)?),
-            "Job" => Object::Job(serde_json::from_value(value)?),
-            "Service" => Object::Service(serde_json::from_value(value)?),
-            "PersistentVolumeClaim" => Object::PersistentVolumeClaim(serde_json::from_value(value)?),
-            "ConfigMap" => Object::ConfigMap(serde_json::from_value(value)?),
-            "Secret" => Object::Secret(serde_json::from_value(value)?),
-            "NetworkPolicy" => Object::NetworkPolicy(serde_json::from_value(value)?),
-            other => return Err(serde_json::Error::custom(format!("compose-operator does not manage {other}"))),
-        })
-    }
-
     /// `Kind/name`, as messages name objects.
     pub fn reference(&self) -> String {
         format!("{}/{}", self.kind(), self.name())
-    }
-
-    /// Position in [`KINDS`], for ordering writes.
-    pub fn kind_rank(&self) -> usize {
-        KINDS.iter().position(|k| *k == self.kind()).unwrap_or(KINDS.len())
     }
 }

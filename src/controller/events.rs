@@ -5,9 +5,15 @@ use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder};
 use tracing::warn;
 
-use super::reconcile::Changes;
 use super::status::holding;
 use crate::api::{ComposeStack, ComposeStackStatus};
+
+/// What changed in the cluster, for Events.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub applied: Vec<String>,
+    pub pruned: Vec<String>,
+}
 
 /// Event notes are capped by the API server (1 KiB); long lists are cut.
 const MAX_NOTE: usize = 1000;
@@ -24,7 +30,9 @@ pub async fn publish(recorder: &Recorder, stack: &ComposeStack, previous: &Compo
         events.push(event(EventType::Warning, &stalled.reason, stalled.message.clone()));
     }
     let waits = |status: &ComposeStackStatus| -> Vec<String> {
-        status.services.iter().filter_map(|s| s.message.as_ref().filter(|m| m.starts_with("waiting for ")).map(|m| format!("{} is {m}", s.name))).collect()
+        // Held back by `depends_on`: no workload yet, so no replica counts.
+        let held_back = status.services.iter().filter(|s| s.desired_replicas.is_none());
+        held_back.filter_map(|s| s.message.as_ref().filter(|m| m.starts_with("waiting for ")).map(|m| format!("{} is {m}", s.name))).collect()
     };
     let waiting = waits(next);
     if !waiting.is_empty() && waiting != waits(previous) {

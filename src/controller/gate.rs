@@ -12,7 +12,7 @@ pub fn waiting(plans: &[ServicePlan], live: &Live) -> BTreeMap<String, String> {
     let by_name: BTreeMap<&str, &ServicePlan> = plans.iter().map(|p| (p.name.as_str(), p)).collect();
     let mut waiting = BTreeMap::new();
     for plan in plans {
-        if live.get(plan.kind.as_str(), &plan.name).is_some() {
+        if live.get(plan.kind.into(), &plan.name).is_some() {
             continue;
         }
         let unmet: Vec<String> = plan
@@ -36,7 +36,7 @@ pub fn waiting(plans: &[ServicePlan], live: &Live) -> BTreeMap<String, String> {
 }
 
 fn meets(target: &ServicePlan, live: &Live, condition: DependencyCondition) -> bool {
-    let Some(workload) = live.get(target.kind.as_str(), &target.name) else { return false };
+    let Some(workload) = live.get(target.kind.into(), &target.name).and_then(|o| o.workload()) else { return false };
     let progress = Progress::of(workload);
     match condition {
         DependencyCondition::Started => progress.started,
@@ -49,7 +49,9 @@ fn meets(target: &ServicePlan, live: &Live, condition: DependencyCondition) -> b
 mod tests {
     use super::*;
     use crate::api::ComposeStackSpec;
+    use crate::build::object::Kind;
     use crate::build::{self, Object, Policy};
+    use crate::controller::cache::Cached;
     use serde_json::json;
 
     fn plans(compose: &str) -> Vec<ServicePlan> {
@@ -59,13 +61,13 @@ mod tests {
 
     fn owned(objects: Vec<Object>) -> Live {
         let mut live = Live::default();
-        objects.into_iter().for_each(|o| live.record(o));
+        objects.into_iter().for_each(|o| live.record(Cached::workload_of(o)));
         live
     }
 
     fn deployment(name: &str, ready: i32) -> Object {
         Object::from_json(
-            "Deployment",
+            Kind::Deployment,
             json!({"metadata": {"name": name, "generation": 1}, "spec": {"replicas": 2, "selector": {}, "template": {}},
                    "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": ready, "availableReplicas": ready}}),
         )
@@ -94,7 +96,7 @@ mod tests {
             "services:\n  migrate: {image: m, restart: 'no'}\n  app:\n    image: a\n    depends_on: {migrate: {condition: service_completed_successfully}}\n",
         );
         let job = |conditions: serde_json::Value| {
-            Object::from_json("Job", json!({"metadata": {"name": "migrate"}, "spec": {"template": {}}, "status": {"conditions": conditions}})).unwrap()
+            Object::from_json(Kind::Job, json!({"metadata": {"name": "migrate"}, "spec": {"template": {}}, "status": {"conditions": conditions}})).unwrap()
         };
         assert_eq!(waiting(&plans, &owned(vec![job(json!([]))]))["app"], "waiting for migrate: service_completed_successfully");
         assert!(waiting(&plans, &owned(vec![job(json!([{"type": "Complete", "status": "True"}]))])).is_empty());

@@ -1,14 +1,19 @@
 //! `compose-operator run`: the reconcile loop around the pure translation.
 //!
 //! One kube-runtime `Controller` per watched scope (all namespaces, or each `--namespace`),
-//! owning every kind the translation produces through watches selected by the
-//! `managed-by` label, behind optional leader election over a Lease.
+//! behind optional leader election over a Lease. Per scope, one watch per kind the
+//! translation produces (selected by the `managed-by` label) feeds both the caches the
+//! reconciles read ([`cache`]) and the controller's triggers (a changed or deleted child
+//! wakes its stack), and one watch of the stacks' pods feeds the pod cache.
 
+pub mod cache;
 pub mod cluster;
 pub mod context;
+pub mod error;
 pub mod events;
 pub mod gate;
 pub mod http;
+pub mod ledger;
 pub mod live;
 pub mod metrics;
 pub mod progress;
@@ -21,15 +26,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
+use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
@@ -38,7 +41,9 @@ use tracing::{error, info, warn};
 use crate::api::ComposeStack;
 use crate::build::Policy;
 use crate::build::names;
-use context::Context;
+use crate::build::object::{Kind, KindVisitor, ManagedType};
+use cache::{Cached, Caches, slim_pod};
+use context::{Context, Shared};
 use http::Health;
 use metrics::Metrics;
 
@@ -53,6 +58,9 @@ pub struct RunArgs {
     /// How often a settled stack is reconciled again, to repair drift no watch reports.
     #[arg(long, env = "COMPOSE_OPERATOR_REQUEUE_SECONDS", default_value_t = 300)]
     pub requeue_seconds: u64,
+    /// How many stacks are reconciled at once; the others wait in line, first come first served.
+    #[arg(long, env = "COMPOSE_OPERATOR_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
     #[arg(long, env = "COMPOSE_OPERATOR_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
     /// Reconcile only while holding a coordination.k8s.io Lease, so several replicas are safe.
@@ -90,22 +98,34 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
+/// A client whose every request is counted in the metrics, by verb and resource.
+pub async fn counting_client(metrics: Arc<Metrics>) -> Result<Client, String> {
+    let config = kube::Config::infer().await.map_err(|e| format!("no Kubernetes client configuration: {e}"))?;
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| format!("the Kubernetes client configuration: {e}"))?;
+    let count = tower::ServiceBuilder::new().map_request(move |request: ::http::Request<kube::client::Body>| {
+        metrics.count_request(&request);
+        request
+    });
+    Ok(builder.with_layer(&count).build())
+}
+
 pub async fn run(args: RunArgs) -> Result<(), String> {
-    let client = Client::try_default().await.map_err(|e| format!("no Kubernetes client configuration: {e}"))?;
     let metrics = Arc::new(Metrics::default());
+    let client = counting_client(metrics.clone()).await?;
     let health = Arc::new(Health { metrics: metrics.clone(), ready: Default::default() });
     let server = http::serve(args.metrics_addr, health.clone()).await.map_err(|e| format!("cannot serve on {}: {e}", args.metrics_addr))?;
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     let recorder = Recorder::new(client.clone(), Reporter { controller: names::OPERATOR.into(), instance: Some(identity.clone()) });
-    let context = Arc::new(Context::new(client.clone(), recorder, args.policy.clone(), Duration::from_secs(args.requeue_seconds), metrics));
+    let shared =
+        Arc::new(Shared::new(client.clone(), recorder, args.policy.clone(), Duration::from_secs(args.requeue_seconds), metrics, usize::from(args.concurrency)));
     let shutdown = shutdown_signal();
 
     let result = if args.leader_election {
         let namespace = args.lease_namespace.clone().unwrap_or_else(|| "default".into());
-        lead(&args, client, &namespace, &identity, context, &health, shutdown).await
+        lead(&args, client, &namespace, &identity, shared, &health, shutdown).await
     } else {
         health.ready.store(true, Ordering::Relaxed);
-        run_controllers(&args.namespaces, context, wait_for(shutdown)).await;
+        run_controllers(&args.namespaces, shared, wait_for(shutdown)).await;
         Ok(())
     };
     server.abort();
@@ -119,7 +139,7 @@ async fn lead(
     client: Client,
     namespace: &str,
     identity: &str,
-    context: Arc<Context>,
+    shared: Arc<Shared>,
     health: &Health,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
@@ -163,7 +183,7 @@ async fn lead(
                     () = lost_lease => flag.store(true, Ordering::Relaxed),
                 }
             };
-            run_controllers(&args.namespaces, context, stop).await;
+            run_controllers(&args.namespaces, shared, stop).await;
             if lost_it.load(Ordering::Relaxed) { Err("lost the lease; stopping so that only the new leader writes".to_string()) } else { Ok(()) }
         }
         Ok(false) => Ok(()),
@@ -210,12 +230,12 @@ async fn wait_for(mut shutdown: watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-async fn run_controllers(namespaces: &[String], context: Arc<Context>, stop: impl std::future::Future<Output = ()> + Send + 'static) {
+async fn run_controllers(namespaces: &[String], shared: Arc<Shared>, stop: impl std::future::Future<Output = ()> + Send + 'static) {
     let stop = futures::FutureExt::shared(Box::pin(stop));
     let scopes: Vec<Option<&str>> = if namespaces.is_empty() { vec![None] } else { namespaces.iter().map(|n| Some(n.as_str())).collect() };
     let controllers = scopes.into_iter().map(|scope| {
         let stop = stop.clone();
-        run_controller(scope, context.clone(), stop)
+        run_controller(scope, shared.clone(), stop)
     });
     futures::future::join_all(controllers).await;
 }
@@ -231,26 +251,85 @@ where
     }
 }
 
-async fn run_controller(namespace: Option<&str>, context: Arc<Context>, stop: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
-    let client = &context.client;
-    let ours = watcher::Config::default().labels(&format!("{}={}", names::MANAGED_BY, names::OPERATOR));
-    let controller = Controller::new(scoped::<ComposeStack>(client, namespace), watcher::Config::default())
+fn map_event<A, B>(event: watcher::Event<A>, f: impl Fn(A) -> B) -> watcher::Event<B> {
+    match event {
+        watcher::Event::Apply(object) => watcher::Event::Apply(f(object)),
+        watcher::Event::Delete(object) => watcher::Event::Delete(f(object)),
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitApply(object) => watcher::Event::InitApply(f(object)),
+        watcher::Event::InitDone => watcher::Event::InitDone,
+    }
+}
+
+/// Adds the watch of one owned kind to the controller: each event goes into the kind's cache,
+/// then the object it touched (as metadata, all the trigger reads) wakes its owning stack.
+struct Owns<'a> {
+    controller: Controller<ComposeStack>,
+    client: &'a Client,
+    namespace: Option<&'a str>,
+    caches: Arc<Caches>,
+}
+
+impl KindVisitor for Owns<'_> {
+    type Output = Controller<ComposeStack>;
+
+    fn visit<K: ManagedType>(self, kind: Kind) -> Controller<ComposeStack> {
+        let ours = watcher::Config::default().labels(&format!("{}={}", names::MANAGED_BY, names::OPERATOR));
+        let caches = self.caches;
+        let feed = move |event: watcher::Event<Cached>| {
+            let touched: Vec<PartialObjectMeta<K>> = match &event {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) => vec![o.metadata().clone().into_request_partial::<K>()],
+                watcher::Event::Init | watcher::Event::InitDone => vec![],
+            };
+            caches.of(kind).apply(event);
+            futures::stream::iter(touched.into_iter().map(Ok))
+        };
+        let triggers = if kind.status_is_read() {
+            watcher(scoped::<K>(self.client, self.namespace), ours)
+                .default_backoff()
+                .map_ok(move |event| feed(map_event(event, |object| Cached::workload_of(object.into()))))
+                .try_flatten()
+                .boxed()
+        } else {
+            // Metadata only: the bodies never cross the wire.
+            watcher(scoped::<PartialObjectMeta<K>>(self.client, self.namespace), ours)
+                .default_backoff()
+                .map_ok(move |event| feed(map_event(event, |object| Cached::metadata_of(kind, object.metadata))))
+                .try_flatten()
+                .boxed()
+        };
+        self.controller.owns_stream(triggers)
+    }
+}
+
+async fn run_controller(namespace: Option<&str>, shared: Arc<Shared>, stop: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+    let client = shared.client.clone();
+    let caches = Arc::new(Caches::new());
+    let context = Arc::new(Context::new(shared.clone(), caches.clone()));
+    let mut controller = Controller::new(scoped::<ComposeStack>(&client, namespace), watcher::Config::default())
         // Bursts of child status updates (pods becoming ready one by one) become one reconcile.
         .with_config(controller::Config::default().debounce(Duration::from_millis(500)));
-    context.metrics.watch_stacks(controller.store());
+    shared.metrics.watch_stacks(controller.store());
     info!(scope = namespace.unwrap_or("all namespaces"), "watching ComposeStacks");
+    for kind in Kind::ALL {
+        controller = kind.visit(Owns { controller, client: &client, namespace, caches: caches.clone() });
+    }
+    // Pods wake no stack (their workloads' status does); they only explain stuck services.
+    let pods = watcher(scoped::<Pod>(&client, namespace), watcher::Config::default().labels(names::STACK)).default_backoff().for_each({
+        let caches = caches.clone();
+        move |event| {
+            match event {
+                Ok(event) => caches.pods.apply(event.modify(|pod| *pod = slim_pod(std::mem::take(pod)))),
+                Err(error) => warn!(%error, "watching pods"),
+            }
+            futures::future::ready(())
+        }
+    });
+    let pods = tokio::spawn(pods);
+    let sweeper = tokio::spawn(sweep_deleted_stacks(controller.store(), context.clone()));
     controller
-        .owns(scoped::<Deployment>(client, namespace), ours.clone())
-        .owns(scoped::<StatefulSet>(client, namespace), ours.clone())
-        .owns(scoped::<DaemonSet>(client, namespace), ours.clone())
-        .owns(scoped::<Job>(client, namespace), ours.clone())
-        .owns(scoped::<Service>(client, namespace), ours.clone())
-        .owns(scoped::<PersistentVolumeClaim>(client, namespace), ours.clone())
-        .owns(scoped::<ConfigMap>(client, namespace), ours.clone())
-        .owns(scoped::<Secret>(client, namespace), ours.clone())
-        .owns(scoped::<NetworkPolicy>(client, namespace), ours)
         .graceful_shutdown_on(stop)
-        .run(reconcile_and_count, error_policy, context.clone())
+        .run(reconcile_in_turn, error_policy, context)
         .for_each(|result| async move {
             if let Err(error) = result {
                 match error {
@@ -260,16 +339,35 @@ async fn run_controller(namespace: Option<&str>, context: Arc<Context>, stop: im
             }
         })
         .await;
+    pods.abort();
+    sweeper.abort();
 }
 
-async fn reconcile_and_count(stack: Arc<ComposeStack>, context: Arc<Context>) -> Result<Action, reconcile::Error> {
+/// Now and then, forgets what the ledger and the refusals hold for stacks that are gone.
+async fn sweep_deleted_stacks(store: kube::runtime::reflector::Store<ComposeStack>, context: Arc<Context>) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        let stacks = store.state();
+        let existing = stacks.iter().map(|s| (s.namespace().unwrap_or_default(), s.name_any())).collect();
+        let uids = stacks.iter().filter_map(|s| s.uid()).collect();
+        context.forget_stacks_except(&existing, &uids);
+    }
+}
+
+/// Waits in line for a slot, then reconciles.
+async fn reconcile_in_turn(stack: Arc<ComposeStack>, context: Arc<Context>) -> Result<Action, error::Error> {
     let key = format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any());
-    let action = reconcile::reconcile(stack, context.clone()).await?;
+    let _slot = context.shared.slot().await;
+    context.shared.metrics.in_flight.inc();
+    let result = reconcile::reconcile(stack, context.clone()).await;
+    context.shared.metrics.in_flight.dec();
+    let action = result?;
     context.succeeded(&key);
     Ok(action)
 }
 
-fn error_policy(stack: Arc<ComposeStack>, _error: &reconcile::Error, context: Arc<Context>) -> Action {
+fn error_policy(stack: Arc<ComposeStack>, _error: &error::Error, context: Arc<Context>) -> Action {
     let key = format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any());
     Action::requeue(context.retry_after_failure(&key))
 }

@@ -212,11 +212,12 @@ fn job_progress(job: &Job) -> Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::object::Kind;
     use serde_json::json;
 
     fn deployment(generation: i64, status: serde_json::Value) -> Object {
         Object::from_json(
-            "Deployment",
+            Kind::Deployment,
             json!({"metadata": {"name": "web", "generation": generation}, "spec": {"replicas": 3, "selector": {}, "template": {}}, "status": status}),
         )
         .unwrap()
@@ -241,7 +242,7 @@ mod tests {
     fn a_stateful_set_mid_revision_is_not_ready() {
         let set = |current: &str| {
             Object::from_json(
-                "StatefulSet",
+                Kind::StatefulSet,
                 json!({"metadata": {"name": "db", "generation": 1}, "spec": {"replicas": 2, "selector": {}, "serviceName": "db", "template": {}},
                        "status": {"observedGeneration": 1, "replicas": 2, "readyReplicas": 2, "availableReplicas": 2, "updatedReplicas": 2,
                                   "currentReplicas": 2, "currentRevision": current, "updateRevision": "b"}}),
@@ -255,8 +256,11 @@ mod tests {
     #[test]
     fn jobs_complete_or_fail() {
         let job = |conditions: serde_json::Value, succeeded: i32| {
-            Object::from_json("Job", json!({"metadata": {"name": "m"}, "spec": {"template": {}}, "status": {"succeeded": succeeded, "conditions": conditions}}))
-                .unwrap()
+            Object::from_json(
+                Kind::Job,
+                json!({"metadata": {"name": "m"}, "spec": {"template": {}}, "status": {"succeeded": succeeded, "conditions": conditions}}),
+            )
+            .unwrap()
         };
         assert!(Progress::of(&job(json!([{"type": "Complete", "status": "True"}]), 1)).ready);
         let failed = Progress::of(&job(json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]), 0));
@@ -283,7 +287,7 @@ mod tests {
     #[test]
     fn a_daemon_set_on_no_nodes_is_ready() {
         let set = Object::from_json(
-            "DaemonSet",
+            Kind::DaemonSet,
             json!({"metadata": {"name": "agent", "generation": 1}, "spec": {"selector": {}, "template": {}},
                    "status": {"observedGeneration": 1, "desiredNumberScheduled": 0, "currentNumberScheduled": 0, "numberReady": 0, "numberMisscheduled": 0}}),
         )

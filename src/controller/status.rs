@@ -10,6 +10,65 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::api::{ComposeStackStatus, ServiceStatus};
 
+/// A condition message is at most this long (bytes); the full detail goes to the log. The
+/// whole status stays far below the API server's request limit (3 MiB) and etcd's (1.5 MiB).
+pub const MAX_MESSAGE: usize = 4096;
+/// Lists in messages (errors, services not ready) show this many, then "and K more".
+pub const MAX_LISTED: usize = 20;
+/// `status.warnings` keeps this many warnings, each at most [`MAX_ITEM`] bytes.
+pub const MAX_WARNINGS: usize = 50;
+pub const MAX_ITEM: usize = 512;
+
+/// Cuts `text` to at most `max` bytes at a character boundary, saying it was cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    const CUT: &str = " [...]";
+    let end = (0..=max.saturating_sub(CUT.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    format!("{}{CUT}", &text[..end])
+}
+
+/// The first items joined by `separator`, as many as fit in `max` bytes (at most
+/// [`MAX_LISTED`]), then "and K more".
+pub fn listed(items: &[String], separator: &str, max: usize) -> String {
+    listed_of(items, 0, separator, max)
+}
+
+/// [`listed`] of items that were already cut short: `uncounted` more were not even kept.
+pub fn listed_of(items: &[String], uncounted: usize, separator: &str, max: usize) -> String {
+    let mut text = String::new();
+    for (index, item) in items.iter().enumerate().take(MAX_LISTED) {
+        let rest = items.len() - index + uncounted;
+        let more = if rest > 1 { format!("{separator}and {} more", rest - 1) } else { String::new() };
+        let piece = if index == 0 { item.clone() } else { format!("{separator}{item}") };
+        if text.len() + piece.len() + more.len() > max {
+            if index == 0 {
+                // Even the first does not fit: it is cut, and the count says the rest.
+                return format!("{}{separator}and {} more", truncate(item, max.saturating_sub(more.len() + 16)), rest - 1);
+            }
+            return format!("{text}{separator}and {rest} more");
+        }
+        text.push_str(&piece);
+    }
+    let more = items.len().saturating_sub(MAX_LISTED) + uncounted;
+    if more > 0 {
+        text.push_str(&format!("{separator}and {more} more"));
+    }
+    text
+}
+
+/// Warnings as `status.warnings` keeps them: the first [`MAX_WARNINGS`], each cut to
+/// [`MAX_ITEM`] bytes, then one saying how many more there were.
+pub fn bounded_warnings(warnings: Vec<String>) -> Vec<String> {
+    let total = warnings.len();
+    let mut kept: Vec<String> = warnings.into_iter().take(MAX_WARNINGS).map(|w| truncate(&w, MAX_ITEM)).collect();
+    if total > kept.len() {
+        kept.push(format!("and {} more warnings (see `compose-operator convert`)", total - kept.len()));
+    }
+    kept
+}
+
 /// Something only a change by the user can fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
@@ -23,6 +82,13 @@ impl Problem {
     pub const CONFLICT: &'static str = "Conflict";
     pub const REJECTED: &'static str = "Rejected";
     pub const JOB_FAILED: &'static str = "JobFailed";
+    /// The translation itself failed (a bug): reported rather than crashing the operator.
+    pub const TRANSLATION_FAILED: &'static str = "TranslationFailed";
+
+    /// A problem with a message bounded to [`MAX_MESSAGE`].
+    pub fn new(reason: &'static str, message: impl AsRef<str>) -> Problem {
+        Problem { reason, message: truncate(message.as_ref(), MAX_MESSAGE) }
+    }
 }
 
 /// What one reconcile found, before it is put into conditions.
@@ -60,12 +126,12 @@ impl Phase {
 /// The new status; `now` is only used for conditions that change status.
 pub fn status(previous: &ComposeStackStatus, generation: Option<i64>, assessment: Assessment, now: Time) -> ComposeStackStatus {
     let services = assessment.services.unwrap_or_else(|| previous.services.clone());
-    let warnings = assessment.warnings.unwrap_or_else(|| previous.warnings.clone());
+    let warnings = assessment.warnings.map(bounded_warnings).unwrap_or_else(|| previous.warnings.clone());
     let ready_count = services.iter().filter(|s| s.ready).count();
     let summary = format!("{ready_count}/{} services ready", services.len());
 
     let (phase, reason, message) = if let Some(problem) = &assessment.problem {
-        (Phase::Stalled, problem.reason, problem.message.clone())
+        (Phase::Stalled, problem.reason, truncate(&problem.message, MAX_MESSAGE))
     } else if assessment.suspended {
         (Phase::Suspended, "Suspended", "spec.suspend is set: long-running workloads are scaled to zero".to_string())
     } else if ready_count == services.len() {
@@ -73,7 +139,7 @@ pub fn status(previous: &ComposeStackStatus, generation: Option<i64>, assessment
     } else {
         let pending: Vec<String> =
             services.iter().filter(|s| !s.ready).map(|s| format!("{}: {}", s.name, s.message.as_deref().unwrap_or("not ready"))).collect();
-        (Phase::Reconciling, "Progressing", format!("{summary}; {}", pending.join("; ")))
+        (Phase::Reconciling, "Progressing", truncate(&format!("{summary}; {}", listed(&pending, "; ", MAX_MESSAGE)), MAX_MESSAGE))
     };
     let states = [("Ready", phase == Phase::Ready), ("Reconciling", phase == Phase::Reconciling), ("Stalled", phase == Phase::Stalled)];
     let conditions = states
@@ -158,6 +224,26 @@ mod tests {
         let time_of = |s: &ComposeStackStatus, t: &str| s.conditions.iter().find(|c| c.type_ == t).unwrap().last_transition_time.clone();
         assert_eq!(time_of(&ready, "Ready"), at(60));
         assert_eq!(time_of(&ready, "Stalled"), at(1), "Stalled stayed False");
+    }
+
+    #[test]
+    fn messages_and_warnings_are_bounded() {
+        let many: Vec<ServiceStatus> = (0..500).map(|i| ServiceStatus { message: Some("x".repeat(300)), ..service(&format!("s{i}"), false) }).collect();
+        let rolling = status(&Default::default(), Some(1), Assessment { warnings: Some(vec!["w".repeat(2000); 80]), ..assess(many) }, at(1));
+        let message = &rolling.conditions[1].message;
+        assert!(message.len() <= MAX_MESSAGE && message.starts_with("0/500 services ready; s0: xxx"), "{}", message.len());
+        assert_eq!(rolling.warnings.len(), MAX_WARNINGS + 1);
+        assert!(rolling.warnings.iter().all(|w| w.len() <= MAX_ITEM));
+        assert_eq!(rolling.warnings[MAX_WARNINGS], "and 30 more warnings (see `compose-operator convert`)");
+        let items: Vec<String> = (0..30).map(|i| format!("e{i}")).collect();
+        assert_eq!(listed(&items[..3], "; ", 100), "e0; e1; e2");
+        assert!(listed(&items, "\n", 1000).ends_with("e19\nand 10 more"));
+        let long: Vec<String> = (0..10).map(|i| format!("{i}{}", "x".repeat(1000))).collect();
+        let text = listed(&long, "\n", 4096);
+        assert!(text.len() <= 4096 && text.contains("\n3x") && text.ends_with("x\nand 6 more"), "{text}");
+        assert!(listed(&long[..1], "\n", 100).len() <= 100);
+        assert_eq!(truncate("éééééé", 8), "é [...]");
+        assert_eq!(listed_of(&items[..2], 40, "; ", 100), "e0; e1; and 40 more");
     }
 
     #[test]

@@ -113,11 +113,12 @@ of an object that does not exist yet is authorized as a create (verified by e2e/
 - apiGroups: ["apps"]
   resources: ["deployments/scale", "statefulsets/scale"]
   verbs: ["patch"]
-# Pods are only listed, to say in a stack's status why a workload is not ready
-# (unschedulable, image pull or crash loop); never read one by one, never changed.
+# Pods are only watched (a cache of their scheduling and container waiting reasons), to say
+# in a stack's status why a workload is not ready (unschedulable, image pull or crash loop);
+# never read one by one, never changed.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list"]
+  verbs: ["list", "watch"]
 # Events about stacks (kube-runtime's recorder creates them and patches repeats into a series).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

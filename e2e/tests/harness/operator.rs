@@ -13,17 +13,30 @@ pub struct Operator {
 }
 
 impl Operator {
+    /// The operator watching one namespace; `--requeue-seconds 30` unless `extra_args` say.
     pub fn start(namespace: &str, extra_args: &[&str]) -> Operator {
+        Operator::spawn(namespace, &["--namespace", namespace], extra_args, "info,compose_operator=debug")
+    }
+
+    /// The operator watching every namespace (the scale run), logging at info.
+    pub fn start_all(extra_args: &[&str]) -> Operator {
+        Operator::spawn("all-namespaces", &[], extra_args, "info")
+    }
+
+    fn spawn(log_name: &str, scope: &[&str], extra_args: &[&str], log_level: &str) -> Operator {
         let log_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("operator-logs");
         std::fs::create_dir_all(&log_dir).expect("log dir");
         let log =
-            log_dir.join(format!("{namespace}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()));
+            log_dir.join(format!("{log_name}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()));
         let file = std::fs::File::create(&log).expect("log file");
+        let requeue: &[&str] = if extra_args.contains(&"--requeue-seconds") { &[] } else { &["--requeue-seconds", "30"] };
         let child = Command::new(env!("CARGO_BIN_EXE_compose-operator"))
-            .args(["run", "--namespace", namespace, "--metrics-addr", "127.0.0.1:0", "--requeue-seconds", "30"])
+            .args(["run", "--metrics-addr", "127.0.0.1:0"])
+            .args(scope)
+            .args(requeue)
             .args(extra_args)
             .env("KUBECONFIG", kubeconfig())
-            .env("RUST_LOG", "info,compose_operator=debug")
+            .env("RUST_LOG", log_level)
             .stdout(Stdio::from(file.try_clone().expect("log file")))
             .stderr(Stdio::from(file))
             .spawn()
@@ -33,6 +46,11 @@ impl Operator {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The process has not exited (no crash, no abort, no restart needed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// SIGKILL: no chance to clean up, as a crashed or evicted operator.
