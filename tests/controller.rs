@@ -233,6 +233,9 @@ fn sync(caches: &Caches, api: &FakeApi) {
     }
     caches.pods.apply(Event::Init);
     caches.pods.apply(Event::InitDone);
+    // No namespace of the fake enforces a Pod Security level.
+    caches.namespaces.apply(Event::Init);
+    caches.namespaces.apply(Event::InitDone);
 }
 
 /// The requests that change something (not the lookups).

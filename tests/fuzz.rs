@@ -7,8 +7,6 @@
 //! `FUZZ_SECONDS` (default 20) bounds the run; `FUZZ_SEED` picks another sequence (the
 //! default is fixed, so CI is repeatable). A failure prints the seed and the input.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use compose_operator::build;
@@ -19,28 +17,8 @@ use serde_json::{Value, json};
 
 mod support;
 
-struct Counting;
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let pointer = unsafe { System.alloc(layout) };
-        if !pointer.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        pointer
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(pointer, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: support::counting::Counting = support::counting::Counting;
 
 const CASE_TIME: Duration = Duration::from_secs(10);
 const CASE_MEMORY: usize = 128 * 1024 * 1024;
@@ -316,8 +294,7 @@ fn fixtures() -> Vec<Value> {
 
 /// Translates one input on a 2 MiB stack, and checks the answer.
 fn check(text: String) -> Result<(), String> {
-    let before = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = support::counting::start();
     let started = Instant::now();
     let (spec, policy) = support::spec_and_policy(&text);
     let spec = compose_operator::api::ComposeStackSpec { compose: text, ..spec };
@@ -347,7 +324,7 @@ fn check(text: String) -> Result<(), String> {
         .join()
         .map_err(|_| "the translation panicked".to_string())?;
     outcome?;
-    let (took, peak) = (started.elapsed(), PEAK.load(Ordering::Relaxed).saturating_sub(before));
+    let (took, peak) = (started.elapsed(), support::counting::peak_since(before));
     if took > CASE_TIME {
         return Err(format!("took {took:?}"));
     }

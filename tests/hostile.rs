@@ -5,38 +5,17 @@
 //!
 //! `cargo test --release --test hostile -- --nocapture` prints the table docs/security.md records.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use compose_operator::api::ComposeStackSpec;
 use compose_operator::build::{self, Policy};
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let pointer = unsafe { System.alloc(layout) };
-        if !pointer.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        pointer
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(pointer, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+mod support;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: support::counting::Counting = support::counting::Counting;
 
 /// The controller's worker threads have 2 MiB stacks (tokio's default).
 const STACK: usize = 2 * 1024 * 1024;
@@ -159,8 +138,7 @@ struct Outcome {
 }
 
 fn run(case: Case) -> Outcome {
-    let before = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = support::counting::start();
     let started = Instant::now();
     let spec = case.spec;
     let result = std::thread::Builder::new()
@@ -179,7 +157,7 @@ fn run(case: Case) -> Outcome {
         .join();
     let took = started.elapsed();
     let (translated, answer, first_error) = result.expect("the translation panicked or overflowed its stack");
-    Outcome { took, peak: PEAK.load(Ordering::Relaxed).saturating_sub(before), answer, translated, first_error }
+    Outcome { took, peak: support::counting::peak_since(before), answer, translated, first_error }
 }
 
 #[test]

@@ -359,7 +359,11 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
             roles.iter().any(|r| r["metadata"]["namespace"] == namespace.as_str() && !r["metadata"]["name"].as_str().unwrap().ends_with("leader-election"))
         );
     }
-    assert!(by_kind(&rendered, "ClusterRoleBinding").is_empty(), "watchNamespaces must not bind a ClusterRole");
+    // The one cluster-scoped grant with watchNamespaces: those namespaces' own metadata, by name.
+    let cluster_roles = by_kind(&rendered, "ClusterRole");
+    assert_eq!(cluster_roles.len(), 1, "watchNamespaces binds no ClusterRole but the namespaces' one");
+    let rules = cluster_roles[0]["rules"].as_array().unwrap();
+    assert!(rules.iter().all(|r| r["resources"] == json!(["namespaces"]) && r["resourceNames"].as_array().is_some_and(|n| n.len() == 2)), "{rules:?}");
     // The ServiceMonitor CRD (Prometheus Operator) is not installed here: check the object's
     // shape, and let the API server judge everything else.
     let monitor = by_kind(&rendered, "ServiceMonitor");
@@ -466,6 +470,7 @@ async fn chart_installs_and_its_service_account_reconciles_every_kind() {
             &["create", "events.events.k8s.io", "-n", stacks_ns],
             &["list", "pods", "-n", stacks_ns],
             &["watch", "pods", "-n", stacks_ns],
+            &["watch", "namespaces"],
             &["create", "leases.coordination.k8s.io", "-n", release_ns],
             &["patch", &format!("leases.coordination.k8s.io/{lease_name}"), "-n", release_ns],
         ],
@@ -474,6 +479,7 @@ async fn chart_installs_and_its_service_account_reconciles_every_kind() {
         &sa,
         &[
             &["get", "nodes"],
+            &["patch", "namespaces"],
             &["create", "pods", "-n", stacks_ns],
             &["get", "pods", "-n", stacks_ns],
             &["create", "pods/exec", "-n", stacks_ns],
@@ -520,7 +526,10 @@ async fn chart_with_watch_namespaces_confines_the_service_account() {
     watched.api::<RoleBinding>().get(&fullname).await.expect("RoleBinding in the watched namespace");
     let selector = ListParams::default().labels(&format!("app.kubernetes.io/instance={name}"));
     let bindings = Api::<ClusterRoleBinding>::all(ns.client.clone()).list(&selector).await.unwrap().items;
-    assert!(bindings.is_empty(), "no ClusterRoleBinding with watchNamespaces set: {bindings:?}");
+    // One cluster-scoped grant only: reading the watched namespaces' own metadata (their Pod
+    // Security level), by name.
+    assert_eq!(bindings.len(), 1, "only the namespace-metadata ClusterRoleBinding with watchNamespaces set: {bindings:?}");
+    assert!(bindings[0].metadata.name.as_deref().unwrap_or_default().ends_with("-namespaces"), "{bindings:?}");
     assert!(outside.api::<Role>().list(&selector).await.unwrap().items.is_empty());
 
     let service_account = deployment.spec.template.spec.as_ref().unwrap().service_account_name.clone().unwrap();
@@ -532,7 +541,15 @@ async fn chart_with_watch_namespaces_confines_the_service_account() {
     assert!(!log.contains("forbidden"), "the operator was refused something:\n{log}");
 
     let (w, o, r) = (watched.name.as_str(), outside.name.as_str(), ns.name.as_str());
-    assert_can(&sa, &[&["list", "secrets", "-n", w], &["list", "composestacks.compose-operator.dev", "-n", w], &["create", "deployments.apps", "-n", w]]);
+    assert_can(
+        &sa,
+        &[
+            &["list", "secrets", "-n", w],
+            &["list", "composestacks.compose-operator.dev", "-n", w],
+            &["create", "deployments.apps", "-n", w],
+            &["get", &format!("namespaces/{w}")],
+        ],
+    );
     assert_cannot(
         &sa,
         &[
@@ -544,6 +561,8 @@ async fn chart_with_watch_namespaces_confines_the_service_account() {
             &["list", "configmaps", "-n", r],
             &["get", "nodes"],
             &["list", "namespaces"],
+            &["get", &format!("namespaces/{o}")],
+            &["patch", &format!("namespaces/{w}")],
         ],
     );
     drop(operator);

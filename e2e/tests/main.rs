@@ -4,6 +4,7 @@
 mod harness;
 mod stack;
 
+mod admission;
 mod chart;
 mod cli;
 mod conformance;

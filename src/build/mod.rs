@@ -120,7 +120,19 @@ pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: 
 /// so a stack is never half-applied.
 pub fn translate_for(stack: &str, namespace: &str, target: &Target, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
     let sources = Sources { compose: &spec.compose, overrides: &spec.overrides, variables: &spec.variables, profiles: &spec.profiles };
-    let mut loaded = load::load(&sources)?;
+    translate_loaded(stack, namespace, target, spec, policy, load::load(&sources)?)
+}
+
+/// The same, for a document loaded already from `spec` (the CLI loads it once to find the
+/// project files it refers to).
+pub fn translate_loaded(
+    stack: &str,
+    namespace: &str,
+    target: &Target,
+    spec: &ComposeStackSpec,
+    policy: &Policy,
+    mut loaded: load::Loaded,
+) -> Result<Translation, Diagnostics> {
     let mut report = Report::default();
     for error in std::mem::take(&mut loaded.errors) {
         report.error(error);

@@ -53,7 +53,7 @@ pub fn run(args: &ConvertArgs) -> Result<String, String> {
     let mut project = args.input.project()?;
     project.spec.published_service_type = Some(args.published_service_type.into());
     project.spec.network_policies = args.no_network_policies.then_some(false);
-    let translation = super::stack::checked(&project, &args.namespace, &args.policy)?;
+    let translation = super::stack::checked(&mut project, &args.namespace, &args.policy)?;
     let secrets = project.secret_manifests(Some(&args.namespace), None);
     let secrets = secrets.iter().map(super::project::manifest).collect::<Result<Vec<_>, _>>()?;
     print(secrets, &translation, args.output)

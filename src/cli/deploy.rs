@@ -87,9 +87,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub async fn run(args: &DeployArgs) -> Result<String, Failure> {
-    let project = args.input.project_named(args.stack.as_deref()).map_err(Failure::Invalid)?;
+    let mut project = args.input.project_named(args.stack.as_deref()).map_err(Failure::Invalid)?;
     // Checked before the cluster is asked anything: an invalid project exits 1 wherever it runs.
-    super::stack::checked(&project, args.cluster.namespace.as_deref().unwrap_or("default"), &args.policy).map_err(Failure::Invalid)?;
+    super::stack::checked(&mut project, args.cluster.namespace.as_deref().unwrap_or("default"), &args.policy).map_err(Failure::Invalid)?;
     let connection = args.cluster.connect().await?;
     let generation = apply(&connection, &project).await?;
     if args.no_wait {

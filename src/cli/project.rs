@@ -28,6 +28,9 @@ pub struct Project {
     pub secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     /// What the user should know (files not packed, variables kept readable), for stderr.
     pub notes: Vec<String>,
+    /// The document as loaded to find the project files, reused by the translation (moving
+    /// variables into a Secret changes nothing it interpolates).
+    pub loaded: Option<load::Loaded>,
 }
 
 impl ComposeInput {
@@ -59,7 +62,7 @@ impl ComposeInput {
         let in_file = loaded.as_ref().and_then(|l| l.file.name.as_deref());
         let name = input::stack_name(name.or(self.name.as_deref()), project_name.as_deref(), in_file, directory)?;
         let Some(loaded) = loaded else {
-            return Ok(Project { name, spec, secrets: BTreeMap::new(), notes });
+            return Ok(Project { name, spec, secrets: BTreeMap::new(), notes, loaded: None });
         };
 
         let mut secrets = BTreeMap::new();
@@ -99,7 +102,7 @@ impl ComposeInput {
             secrets.insert(secret.clone(), data);
             spec.secret_variables = Some(secret);
         }
-        Ok(Project { name, spec, secrets, notes })
+        Ok(Project { name, spec, secrets, notes, loaded: Some(loaded) })
     }
 
     /// `.env` in the project directory (as docker compose reads it), then `--var` over it.

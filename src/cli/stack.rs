@@ -22,8 +22,8 @@ pub struct StackArgs {
 /// Secrets beside it), after checking that the operator with the given policy would accept
 /// it, so a broken stack never reaches the cluster.
 pub fn run(args: &StackArgs) -> Result<String, String> {
-    let project = args.input.project()?;
-    checked(&project, args.namespace.as_deref().unwrap_or("default"), &args.policy)?;
+    let mut project = args.input.project()?;
+    checked(&mut project, args.namespace.as_deref().unwrap_or("default"), &args.policy)?;
     let mut output = String::new();
     // The Secrets first: the stack refers to them, and `kubectl apply -f -` applies in order.
     for secret in project.secret_manifests(args.namespace.as_deref(), None) {
@@ -42,11 +42,16 @@ pub fn stack_manifest(project: &Project, namespace: Option<&str>) -> ComposeStac
 
 /// Translates the project as the operator would, printing what the user should know on
 /// stderr; the errors, when it would refuse it.
-pub fn checked(project: &Project, namespace: &str, policy: &Policy) -> Result<Translation, String> {
+pub fn checked(project: &mut Project, namespace: &str, policy: &Policy) -> Result<Translation, String> {
     for note in &project.notes {
         eprintln!("{note}");
     }
-    let translation = crate::build::translate(&project.name, namespace, &project.spec, policy).map_err(|e| e.to_string())?;
+    let target = crate::build::Target::default();
+    let translation = match project.loaded.take() {
+        Some(loaded) => crate::build::translate_loaded(&project.name, namespace, &target, &project.spec, policy, loaded),
+        None => crate::build::translate(&project.name, namespace, &project.spec, policy),
+    };
+    let translation = translation.map_err(|e| e.to_string())?;
     for warning in &translation.warnings {
         eprintln!("warning: {warning}");
     }

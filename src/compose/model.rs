@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::Value as Json;
 
+use super::canonical::{kind_of, scalar_text};
 use super::kubernetes::{ServiceExtension, VolumeExtension};
 use super::scheduling::{DeviceRequest, Placement};
 
@@ -665,26 +666,6 @@ fn port_range<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<(u16,
     match Option::<String>::deserialize(deserializer)? {
         None => Ok(None),
         Some(text) => super::units::parse_port_range(&text).map(Some).map_err(de::Error::custom),
-    }
-}
-
-fn kind_of(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "nothing",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "a mapping",
-    }
-}
-
-fn scalar_text(value: &Json) -> Option<String> {
-    match value {
-        Json::String(s) => Some(s.clone()),
-        Json::Number(n) => Some(n.to_string()),
-        Json::Bool(b) => Some(b.to_string()),
-        _ => None,
     }
 }
 

@@ -14,9 +14,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Pod, PodCondition, PodStatus};
+use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Namespace, Pod, PodCondition, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
+
+use crate::build::admission::{ENFORCE_LABEL, PodSecurityLevel};
 
 use crate::build::names;
 use crate::build::object::{Kind, Object};
@@ -225,15 +228,70 @@ impl<T: HasMetadata> Cache<T> {
     }
 }
 
+/// The Pod Security level each watched namespace enforces (its
+/// `pod-security.kubernetes.io/enforce` label), from a metadata watch of the namespaces.
+#[derive(Default)]
+pub struct NamespaceLevels {
+    levels: RwLock<HashMap<String, PodSecurityLevel>>,
+    /// A relist in progress: the levels listed so far, swapped in when it ends.
+    relisting: RwLock<Option<HashMap<String, PodSecurityLevel>>>,
+    /// The first list has completed, or reading namespaces is forbidden (then no level is
+    /// known, and the API server's admission alone enforces one).
+    synced: std::sync::atomic::AtomicBool,
+}
+
+impl NamespaceLevels {
+    pub fn apply(&self, event: Event<PartialObjectMeta<Namespace>>) {
+        let level_of = |namespace: &PartialObjectMeta<Namespace>| {
+            let label = namespace.metadata.labels.as_ref().and_then(|l| l.get(ENFORCE_LABEL)).map(String::as_str);
+            (namespace.metadata.name.clone().unwrap_or_default(), PodSecurityLevel::from_label(label))
+        };
+        let mut relisting = self.relisting.write().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::Init => *relisting = Some(HashMap::new()),
+            Event::InitApply(namespace) => {
+                let (name, level) = level_of(&namespace);
+                relisting.get_or_insert_default().insert(name, level);
+            }
+            Event::InitDone => {
+                *self.levels.write().unwrap_or_else(|e| e.into_inner()) = relisting.take().unwrap_or_default();
+                self.synced.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            Event::Apply(namespace) => {
+                let (name, level) = level_of(&namespace);
+                self.levels.write().unwrap_or_else(|e| e.into_inner()).insert(name, level);
+            }
+            Event::Delete(namespace) => {
+                self.levels.write().unwrap_or_else(|e| e.into_inner()).remove(namespace.metadata.name.as_deref().unwrap_or_default());
+            }
+        }
+    }
+
+    /// Reading namespaces is forbidden (an RBAC of an older chart): go on without levels.
+    pub fn give_up(&self) {
+        self.synced.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_synced(&self) -> bool {
+        self.synced.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The level the namespace enforces; `privileged` (none) for one not seen.
+    pub fn of(&self, namespace: &str) -> PodSecurityLevel {
+        self.levels.read().unwrap_or_else(|e| e.into_inner()).get(namespace).copied().unwrap_or_default()
+    }
+}
+
 /// The caches of one watched scope (all namespaces, or one).
 pub struct Caches {
     owned: HashMap<Kind, Cache<Cached>>,
     pub pods: Cache<Pod>,
+    pub namespaces: NamespaceLevels,
 }
 
 impl Caches {
     pub fn new() -> Caches {
-        Caches { owned: Kind::ALL.iter().map(|kind| (*kind, Cache::default())).collect(), pods: Cache::default() }
+        Caches { owned: Kind::ALL.iter().map(|kind| (*kind, Cache::default())).collect(), pods: Cache::default(), namespaces: NamespaceLevels::default() }
     }
 
     pub fn of(&self, kind: Kind) -> &Cache<Cached> {
@@ -247,7 +305,7 @@ impl Caches {
 
     /// Every watch has delivered its first complete list.
     pub fn synced(&self) -> bool {
-        Kind::ALL.iter().all(|kind| self.of(*kind).is_synced()) && self.pods.is_synced()
+        Kind::ALL.iter().all(|kind| self.of(*kind).is_synced()) && self.pods.is_synced() && self.namespaces.is_synced()
     }
 
     /// Objects held, by kind (and `Pod`), for metrics.

@@ -15,6 +15,7 @@ use super::ledger::Ledger;
 use super::metrics::Metrics;
 use super::status::Problem;
 use crate::build::Policy;
+use crate::build::admission::PodSecurityLevel;
 
 const FIRST_RETRY: Duration = Duration::from_secs(2);
 const LONGEST_RETRY: Duration = Duration::from_secs(300);
@@ -36,6 +37,9 @@ pub struct Shared {
     pub translations: Semaphore,
 }
 
+/// What a refusal was for: the stack's generation in a namespace enforcing this level.
+type RefusedFor = (Option<i64>, PodSecurityLevel);
+
 pub struct Context {
     pub shared: Arc<Shared>,
     pub caches: Arc<Caches>,
@@ -43,7 +47,8 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     /// Stacks whose generation the translation refused, with why: not translated again until
     /// the stack changes, however often its children's events wake it.
-    refused: Mutex<HashMap<String, (Option<i64>, Problem)>>,
+    /// Keyed also by the namespace's Pod Security level: relaxing it is a change too.
+    refused: Mutex<HashMap<String, (RefusedFor, Problem)>>,
 }
 
 impl Shared {
@@ -90,9 +95,10 @@ impl Context {
     }
 
     /// Why this generation of the stack (by uid) was refused, if it was.
-    pub fn refusal(&self, uid: &str, generation: Option<i64>) -> Option<Problem> {
+    /// Why this generation, in a namespace enforcing this Pod Security level, was refused.
+    pub fn refusal(&self, uid: &str, generation: Option<i64>, level: PodSecurityLevel) -> Option<Problem> {
         let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
-        refused.get(uid).filter(|(refused_generation, _)| *refused_generation == generation).map(|(_, problem)| problem.clone())
+        refused.get(uid).filter(|(refused_for, _)| *refused_for == (generation, level)).map(|(_, problem)| problem.clone())
     }
 
     /// Forgets what is held for stacks that no longer exist.
@@ -103,10 +109,10 @@ impl Context {
         self.failures.lock().unwrap_or_else(|e| e.into_inner()).retain(|key, _| keys.contains(key));
     }
 
-    pub fn remember_refusal(&self, uid: &str, generation: Option<i64>, problem: Option<&Problem>) {
+    pub fn remember_refusal(&self, uid: &str, generation: Option<i64>, level: PodSecurityLevel, problem: Option<&Problem>) {
         let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
         match problem {
-            Some(problem) => refused.insert(uid.to_string(), (generation, problem.clone())),
+            Some(problem) => refused.insert(uid.to_string(), ((generation, level), problem.clone())),
             None => refused.remove(uid),
         };
     }

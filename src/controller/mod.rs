@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::Api;
 use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::controller::{self, Action, Controller};
@@ -326,6 +326,30 @@ async fn run_controller(namespace: Option<&str>, shared: Arc<Shared>, stop: impl
         }
     });
     let pods = tokio::spawn(pods);
+    // The Pod Security level each namespace enforces, which the translation fits pods to.
+    let levels = {
+        let api: Api<PartialObjectMeta<Namespace>> = Api::all(client.clone());
+        let config = match namespace {
+            Some(namespace) => watcher::Config::default().fields(&format!("metadata.name={namespace}")),
+            None => watcher::Config::default(),
+        };
+        let caches = caches.clone();
+        tokio::spawn(watcher(api, config).default_backoff().for_each(move |event| {
+            match event {
+                Ok(event) => caches.namespaces.apply(event),
+                Err(error) => {
+                    let forbidden = matches!(&error, watcher::Error::InitialListFailed(kube::Error::Api(status)) | watcher::Error::WatchFailed(kube::Error::Api(status)) if status.code == 403);
+                    if forbidden && !caches.namespaces.is_synced() {
+                        warn!(%error, "may not read namespaces: stack pods are not fitted to the namespaces' Pod Security levels (grant get, list, watch on namespaces)");
+                        caches.namespaces.give_up();
+                    } else if !forbidden {
+                        warn!(%error, "watching namespaces (for their Pod Security level)");
+                    }
+                }
+            }
+            futures::future::ready(())
+        }))
+    };
     let sweeper = tokio::spawn(sweep_deleted_stacks(controller.store(), context.clone()));
     controller
         .graceful_shutdown_on(stop)
@@ -340,6 +364,7 @@ async fn run_controller(namespace: Option<&str>, shared: Arc<Shared>, stop: impl
         })
         .await;
     pods.abort();
+    levels.abort();
     sweeper.abort();
 }
 

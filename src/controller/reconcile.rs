@@ -89,13 +89,16 @@ async fn converge_and_report(stack: Arc<ComposeStack>, context: &Context) -> Res
 async fn translated(stack: &Arc<ComposeStack>, context: &Context) -> Result<Translation, Problem> {
     let uid = stack.uid().unwrap_or_default();
     let generation = stack.metadata.generation;
-    if let Some(problem) = context.refusal(&uid, generation) {
+    let namespace = stack.namespace().unwrap_or_default();
+    let target = build::Target { pod_security: context.caches.namespaces.of(&namespace) };
+    let level = target.pod_security;
+    if let Some(problem) = context.refusal(&uid, generation, level) {
         return Err(problem);
     }
     let outcome = {
         let _permit = context.shared.translations.acquire().await;
         let (stack, shared) = (stack.clone(), context.shared.clone());
-        tokio::task::spawn_blocking(move || build::translate(&stack.name_any(), &stack.namespace().unwrap_or_default(), &stack.spec, &shared.policy)).await
+        tokio::task::spawn_blocking(move || build::translate_for(&stack.name_any(), &namespace, &target, &stack.spec, &shared.policy)).await
     };
     let result = match outcome {
         Ok(Ok(translation)) => Ok(translation),
@@ -118,7 +121,7 @@ async fn translated(stack: &Arc<ComposeStack>, context: &Context) -> Result<Tran
             Err(Problem::new(Problem::TRANSLATION_FAILED, message))
         }
     };
-    context.remember_refusal(&uid, generation, result.as_ref().err());
+    context.remember_refusal(&uid, generation, level, result.as_ref().err());
     result
 }
 

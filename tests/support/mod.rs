@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod counting;
 pub mod validity;
 
 use std::collections::BTreeMap;

@@ -125,6 +125,19 @@ of an object that does not exist yet is authorized as a create (verified by e2e/
   verbs: ["create", "patch"]
 {{- end }}
 
+{{/* Namespaces are cluster-scoped: their metadata is watched (the Pod Security level each
+enforces, which stack pods are fitted to) through a ClusterRole, limited by name to the
+watched namespaces when watchNamespaces is set. */}}
+{{- define "compose-operator.namespaceRules" -}}
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get", "list", "watch"]
+  {{- with .Values.watchNamespaces }}
+  resourceNames:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
 {{/* Combinations the schema cannot explain well: fail with a message that says what to change. */}}
 {{- define "compose-operator.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
