@@ -5,6 +5,7 @@ mod harness;
 mod stack;
 
 mod chart;
+mod behaviour;
 mod cli;
 mod conformance;
 mod lifecycle;
