@@ -4,9 +4,9 @@
 # into an image by crane (go-containerregistry) through a registry crane serves on loopback for
 # the length of the build.
 #
-#   bash e2e/image.sh test-images DIR   e2e.local/busybox:1 and e2e.local/pause:1 as DIR/busybox.tar
-#                                       and DIR/pause.tar (docker-archive tarballs, what
-#                                       `ctr images import` reads)
+#   bash e2e/image.sh test-images DIR   e2e.local/busybox:1, e2e.local/pause:1 and e2e.local/whoami:1
+#                                       as DIR/busybox.tar, DIR/pause.tar and DIR/whoami.tar
+#                                       (docker-archive tarballs, what `ctr images import` reads)
 #   bash e2e/image.sh operator [BINARY] the operator's image, e2e.local/compose-operator:<version>
 #                                       and the Dockerfile's contents, from the static musl binary
 #                                       (built by e2e/static-build.sh when BINARY is not given):
@@ -127,7 +127,12 @@ cmd_test_images() {
   ref="$(image "$work/busybox.tar" e2e.local/pause:1 --env PATH=/bin \
     --entrypoint "/bin/sh,-c,trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done")"
   docker_archive "$ref" e2e.local/pause:1 "$out/pause.tar"
-  log "e2e.local/busybox:1 and e2e.local/pause:1 in $out"
+  # A web server that answers with its hostname (the pod's name), like the swarm tutorial's
+  # image: requests spread over replicas show as different answers.
+  ref="$(image "$work/busybox.tar" e2e.local/whoami:1 --env PATH=/bin \
+    --entrypoint "/bin/sh,-c,hostname >/tmp/index.html && exec httpd -f -p 80 -h /tmp")"
+  docker_archive "$ref" e2e.local/whoami:1 "$out/whoami.tar"
+  log "e2e.local/busybox:1, e2e.local/pause:1 and e2e.local/whoami:1 in $out"
 }
 
 # The Dockerfile's final stage, without a container engine; a test checks the built image's

@@ -370,10 +370,11 @@ real_node_up() {
 
   start_in_node containerd --config "$dir/containerd/config.toml"
   wait_for "containerd answers" containerd containerd_ready
-  log "importing e2e.local/busybox:1 and e2e.local/pause:1"
+  log "importing e2e.local/busybox:1, e2e.local/pause:1 and e2e.local/whoami:1"
   bash "$here/image.sh" test-images "$dir/images"
   real_import_image "$dir/images/pause.tar"
   real_import_image "$dir/images/busybox.tar"
+  real_import_image "$dir/images/whoami.tar"
 
   start_in_node kubelet --config="$dir/kubelet/config.yaml" --kubeconfig="$state/kubeconfig" \
     --root-dir="$dir/kubelet/root" --cert-dir="$dir/kubelet/pki" --hostname-override="$real_node_name" \

@@ -6,6 +6,7 @@ mod stack;
 
 mod admission;
 mod chart;
+mod behaviour;
 mod cli;
 mod conformance;
 mod lifecycle;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::api::{DeleteParams, ListParams};
 use serde_json::json;
 
 use compose_operator::api::ComposeStack;
@@ -90,7 +90,7 @@ async fn pods_reach_the_cluster_and_nothing_outside_it() {
     assert!(egress_drops(&local).await > counter_before, "the egress rule's counter did not move: the connection failed for another reason");
 
     // NetworkPolicy enforcement: a pod outside the stack cannot connect to `web`.
-    let outsider = outsider_pod(&ns, &node.name).await;
+    let outsider = real_node::plain_pod(&ns.client, &ns.name, "outsider").await;
     let blocked = exec(&ns.name, &outsider, None, &["timeout", "5", "wget", "-q", "-O-", "http://web/"], SHORT).await;
     assert!(!blocked.success(), "the stack's NetworkPolicy admits only the stack's pods: {blocked:?}");
     let allowed = exec(&ns.name, &client, None, &["wget", "-q", "-O-", "http://web/"], SHORT).await;
@@ -124,24 +124,6 @@ async fn egress_drops(node: &real_node::LocalNode) -> u64 {
     let output = in_node_netns(node, &["nft", "list", "table", "ip", "compose-operator-egress"], SHORT).await;
     assert!(output.success(), "nft list: {output:?}");
     output.stdout.lines().find_map(|line| line.split("counter packets ").nth(1)?.split_whitespace().next()?.parse().ok()).unwrap_or(0)
-}
-
-/// A plain pod on the real node that belongs to no stack.
-async fn outsider_pod(ns: &TestNamespace, node: &str) -> String {
-    let pods = ns.api::<Pod>();
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "outsider"},
-        "spec": {
-            "nodeName": node,
-            "tolerations": real_node::placement()["tolerations"],
-            "containers": [{"name": "sh", "image": busybox_image(), "command": ["sleep", "86400"]}],
-            "terminationGracePeriodSeconds": 1,
-        }
-    }))
-    .unwrap();
-    pods.create(&PostParams::default(), &pod).await.expect("create the outsider pod");
-    wait::until(&pods, "outsider", |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).await;
-    "outsider".to_string()
 }
 
 #[test]

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Namespace, Pod, PodCondition, PodStatus};
+use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, ContainerStatus, Namespace, Pod, PodCondition, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
@@ -94,19 +94,20 @@ fn slim_metadata(metadata: &mut ObjectMeta) {
     }
 }
 
-/// A pod as far as [`super::progress::pod_problem`] reads it: its name, its service label,
-/// the scheduler's verdict and the containers' waiting reasons.
+/// A pod as far as [`super::progress`] reads it: its name, its service label, the scheduler's
+/// verdict, the containers' waiting reasons and how a terminated container ended.
 pub fn slim_pod(pod: Pod) -> Pod {
     let Pod { metadata, status, .. } = pod;
     let labels = metadata.labels.map(|labels| labels.into_iter().filter(|(key, _)| key == names::STACK || key == names::SERVICE).collect());
     let metadata = ObjectMeta { name: metadata.name, namespace: metadata.namespace, labels, resource_version: metadata.resource_version, ..Default::default() };
+    let ended = |terminated: ContainerStateTerminated| ContainerStateTerminated { exit_code: terminated.exit_code, reason: terminated.reason, ..Default::default() };
     let waiting_only = |statuses: Option<Vec<ContainerStatus>>| {
         statuses.map(|statuses| {
             statuses
                 .into_iter()
                 .map(|s| ContainerStatus {
                     name: s.name,
-                    state: s.state.map(|state| ContainerState { waiting: state.waiting, ..Default::default() }),
+                    state: s.state.map(|state| ContainerState { waiting: state.waiting, terminated: state.terminated.map(ended), ..Default::default() }),
                     ..Default::default()
                 })
                 .collect()
@@ -207,6 +208,13 @@ impl<T: HasMetadata> Cache<T> {
                 inner.synced = true;
             }
         }
+    }
+
+    /// One held object, by namespace and name.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<T>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let stack = inner.stack_of.get(&(namespace.to_string(), name.to_string()))?;
+        inner.by_stack.get(&(namespace.to_string(), stack.clone()))?.get(name).cloned()
     }
 
     /// The objects labelled as part of that stack.
@@ -366,7 +374,9 @@ mod tests {
             "spec": {"containers": [{"name": "web", "image": "nginx", "env": [{"name": "A", "value": "b"}]}]},
             "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}, {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
                        "containerStatuses": [{"name": "web", "image": "nginx", "imageID": "", "ready": false, "restartCount": 3,
-                                              "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}
+                                              "state": {"waiting": {"reason": "CrashLoopBackOff"}}},
+                                             {"name": "once", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
+                                              "state": {"terminated": {"exitCode": 3, "reason": "Error", "startedAt": "2024-01-01T00:00:00Z", "containerID": "x"}}}]}
         }))
         .unwrap();
         let slim = slim_pod(pod);
@@ -375,7 +385,9 @@ mod tests {
             json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "ns", "labels": {names::STACK: "s", names::SERVICE: "web"}},
                    "status": {"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
                               "containerStatuses": [{"name": "web", "image": "", "imageID": "", "ready": false, "restartCount": 0,
-                                                     "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}})
+                                                     "state": {"waiting": {"reason": "CrashLoopBackOff"}}},
+                                                    {"name": "once", "image": "", "imageID": "", "ready": false, "restartCount": 0,
+                                                     "state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]}})
         );
     }
 }

@@ -314,18 +314,33 @@ async fn run_controller(namespace: Option<&str>, shared: Arc<Shared>, stop: impl
     for kind in Kind::ALL {
         controller = kind.visit(Owns { controller, client: &client, namespace, caches: caches.clone() });
     }
-    // Pods wake no stack (their workloads' status does); they only explain stuck services.
-    let pods = watcher(scoped::<Pod>(&client, namespace), watcher::Config::default().labels(names::STACK)).default_backoff().for_each({
+    // Pods explain stuck services. Their workloads' status wakes the stack for readiness; a pod
+    // wakes it only when what explains it changes (a crash loop's back-off, a failing pull),
+    // which the workload's status does not show.
+    let pods = watcher(scoped::<Pod>(&client, namespace), watcher::Config::default().labels(names::STACK)).default_backoff().filter_map({
         let caches = caches.clone();
         move |event| {
-            match event {
-                Ok(event) => caches.pods.apply(event.modify(|pod| *pod = slim_pod(std::mem::take(pod)))),
-                Err(error) => warn!(%error, "watching pods"),
-            }
-            futures::future::ready(())
+            let woken = match event {
+                Ok(event) => {
+                    let event = event.modify(|pod| *pod = slim_pod(std::mem::take(pod)));
+                    let woken = match &event {
+                        watcher::Event::Apply(pod) => {
+                            let before = caches.pods.get(pod.metadata.namespace.as_deref().unwrap_or_default(), pod.metadata.name.as_deref().unwrap_or_default());
+                            progress::problem_changed(before.as_deref(), pod).then(|| pod.clone())
+                        }
+                        _ => None,
+                    };
+                    caches.pods.apply(event);
+                    woken.map(Ok)
+                }
+                Err(error) => {
+                    warn!(%error, "watching pods");
+                    None
+                }
+            };
+            futures::future::ready(woken)
         }
     });
-    let pods = tokio::spawn(pods);
     // The Pod Security level each namespace enforces, which the translation fits pods to.
     let levels = {
         let api: Api<PartialObjectMeta<Namespace>> = Api::all(client.clone());
@@ -350,6 +365,10 @@ async fn run_controller(namespace: Option<&str>, shared: Arc<Shared>, stop: impl
             futures::future::ready(())
         }))
     };
+    let controller = controller.watches_stream(pods, |pod: Pod| {
+        let stack = pod.labels().get(names::STACK).cloned();
+        stack.map(|stack| kube::runtime::reflector::ObjectRef::new(&stack).within(&pod.namespace().unwrap_or_default()))
+    });
     let sweeper = tokio::spawn(sweep_deleted_stacks(controller.store(), context.clone()));
     controller
         .graceful_shutdown_on(stop)
@@ -363,7 +382,6 @@ async fn run_controller(namespace: Option<&str>, shared: Arc<Shared>, stop: impl
             }
         })
         .await;
-    pods.abort();
     levels.abort();
     sweeper.abort();
 }

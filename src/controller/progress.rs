@@ -82,6 +82,26 @@ pub fn pod_problem(pods: &[&Pod]) -> Option<String> {
     })
 }
 
+/// What explains the pod changed (a crash loop began, a pull started failing, a back-off grew):
+/// worth waking its stack, whose workload's status may say nothing new while the pod waits.
+pub fn problem_changed(before: Option<&Pod>, after: &Pod) -> bool {
+    before.and_then(|pod| pod_problem(&[pod])) != pod_problem(&[after])
+}
+
+/// How the first container that ended in failure among a service's pods ended: what a failed
+/// Job's own status never says (it only counts failed pods).
+pub fn failed_container(pods: &[&Pod]) -> Option<String> {
+    pods.iter().find_map(|pod| {
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let status = pod.status.as_ref()?;
+        let containers = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
+        containers.filter_map(|c| Some((&c.name, c.state.as_ref()?.terminated.as_ref()?))).find(|(_, ended)| ended.exit_code != 0).map(|(container, ended)| {
+            let reason = ended.reason.as_deref().filter(|r| *r != "Error").map(|r| format!(", {r}")).unwrap_or_default();
+            format!("pod {name}, container {container}: exit code {}{reason}", ended.exit_code)
+        })
+    })
+}
+
 /// The workload's controller has not caught up with the latest spec yet.
 fn unobserved(metadata: &ObjectMeta, observed_generation: Option<i64>) -> Option<String> {
     let generation = metadata.generation?;
@@ -282,6 +302,42 @@ mod tests {
         assert_eq!(pod_problem(&[&starting, &pending]).as_deref(), Some("pod web-1 cannot be scheduled: persistentvolumeclaim \"data\" not found"));
         assert_eq!(pod_problem(&[&pulling]).as_deref(), Some("pod web-1, container web: ImagePullBackOff: Back-off pulling image \"x\""));
         assert_eq!(pod_problem(&[&starting]), None, "a container that is being created is not stuck");
+    }
+
+    #[test]
+    fn a_pod_wakes_its_stack_only_when_its_problem_changes() {
+        let pod = |state: serde_json::Value| -> Pod {
+            serde_json::from_value(json!({"metadata": {"name": "web-1"}, "status": {"containerStatuses": [
+                {"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 2, "state": state}]}}))
+            .unwrap()
+        };
+        let running = pod(json!({"running": {}}));
+        let crashed = pod(json!({"terminated": {"exitCode": 1}}));
+        let looping = pod(json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container"}}));
+        let longer = pod(json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s restarting failed container"}}));
+        assert!(!problem_changed(None, &running), "a new pod that runs");
+        assert!(!problem_changed(Some(&running), &crashed), "an exit alone: the workload's readiness tells");
+        assert!(problem_changed(Some(&crashed), &looping));
+        assert!(!problem_changed(Some(&looping), &looping.clone()));
+        assert!(problem_changed(Some(&looping), &longer));
+        assert!(problem_changed(Some(&looping), &running), "the problem went away");
+        assert!(problem_changed(None, &looping));
+    }
+
+    #[test]
+    fn a_failed_container_is_named_with_its_exit_code() {
+        let pod = |name: &str, state: serde_json::Value| -> Pod {
+            serde_json::from_value(json!({"metadata": {"name": name}, "status": {"containerStatuses": [
+                {"name": "migrate", "image": "x", "imageID": "", "ready": false, "restartCount": 0, "state": state}]}}))
+            .unwrap()
+        };
+        let succeeded = pod("migrate-a", json!({"terminated": {"exitCode": 0, "reason": "Completed"}}));
+        let failed = pod("migrate-b", json!({"terminated": {"exitCode": 3, "reason": "Error"}}));
+        let killed = pod("migrate-c", json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}));
+        let running = pod("migrate-d", json!({"running": {}}));
+        assert_eq!(failed_container(&[&succeeded, &running, &failed]).as_deref(), Some("pod migrate-b, container migrate: exit code 3"));
+        assert_eq!(failed_container(&[&killed]).as_deref(), Some("pod migrate-c, container migrate: exit code 137, OOMKilled"));
+        assert_eq!(failed_container(&[&succeeded, &running]), None);
     }
 
     #[test]

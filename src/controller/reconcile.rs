@@ -24,7 +24,7 @@ use super::gate;
 use super::ledger::FINGERPRINT;
 use super::live::{Live, controller_of};
 use super::metrics::Outcome;
-use super::progress::{Progress, pod_problem};
+use super::progress::{Progress, failed_container, pod_problem};
 use super::status::{self, Assessment, MAX_MESSAGE, Problem, holding, listed_of, truncate};
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
 use crate::build::object::Kind;
@@ -210,7 +210,8 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
             (None, Some(workload)) => {
                 let progress = Progress::of(workload);
                 if let (None, Some(failure)) = (&problem, &progress.failure) {
-                    let message = format!("{}: {failure}; change the stack or delete the Job to run it again", plan.compose_name);
+                    let exit = failed_container(&pass.pods_of(&plan.name).iter().map(Arc::as_ref).collect::<Vec<_>>()).map(|e| format!(" ({e})")).unwrap_or_default();
+                    let message = format!("{}: {failure}{exit}; change the stack or delete the Job to run it again", plan.compose_name);
                     problem = Some(Problem::new(Problem::JOB_FAILED, message));
                 }
                 progress.into_status(&plan.compose_name, plan.kind.as_str())
@@ -380,17 +381,22 @@ impl<'a> Pass<'a> {
         Ok(())
     }
 
+    /// The pods of one service (by its Kubernetes name), from the pod cache.
+    fn pods_of(&self, service: &str) -> Vec<Arc<k8s_openapi::api::core::v1::Pod>> {
+        let mut pods = self.context.caches.pods.of_stack(&self.namespace, &self.stack);
+        pods.retain(|p| p.metadata.labels.as_ref().and_then(|l| l.get(names::SERVICE)).is_some_and(|s| s == service));
+        pods
+    }
+
     /// Adds to each service that is not ready what its pods say, when one is stuck (a pod the
     /// scheduler cannot place, an image that cannot be pulled, a crash loop), from the pod cache.
     fn explain_with_pods(&self, translation: &Translation, services: &mut [ServiceStatus]) {
         if services.iter().all(|s| s.ready || s.desired_replicas.is_none()) {
             return;
         }
-        let pods = self.context.caches.pods.of_stack(&self.namespace, &self.stack);
         for (plan, status) in translation.services.iter().zip(services.iter_mut()).filter(|(_, s)| !s.ready && s.desired_replicas.is_some()) {
-            let own: Vec<&k8s_openapi::api::core::v1::Pod> =
-                pods.iter().map(Arc::as_ref).filter(|p| p.metadata.labels.as_ref().and_then(|l| l.get(names::SERVICE)) == Some(&plan.name)).collect();
-            if let Some(problem) = pod_problem(&own) {
+            let pods = self.pods_of(&plan.name);
+            if let Some(problem) = pod_problem(&pods.iter().map(Arc::as_ref).collect::<Vec<_>>()) {
                 status.message = Some(truncate(
                     &match status.message.take() {
                         Some(message) => format!("{message}; {problem}"),

@@ -3,7 +3,7 @@
 //! A real node is a Ready Node labelled `compose-operator.dev/e2e-node=real`; `e2e/cluster.sh up
 //! --real-nodes 1` starts one (tainted `compose-operator.dev/e2e-node=real:NoSchedule`, so only
 //! pods that ask for it land there), and on any other cluster (kind, a cloud cluster) labelling
-//! and tainting a node the same way opts it in. Tests get there with [`place_on_real_node`], use
+//! and tainting a node the same way opts it in. Tests get there with [`place_on_real_node`] or [`placement_override`], use
 //! [`busybox_image`], and look from inside the containers with [`exec`].
 //!
 //! Without a real node, tests call [`require`] and return early, unless
@@ -28,6 +28,13 @@ pub const VALUE: &str = "real";
 /// with the same applets, e.g. `docker.io/library/busybox:1.37`.
 pub fn busybox_image() -> String {
     std::env::var("COMPOSE_OPERATOR_E2E_BUSYBOX_IMAGE").unwrap_or_else(|_| "e2e.local/busybox:1".to_string())
+}
+
+/// An HTTP server on port 80 that answers with its hostname (the pod's name): `e2e.local/whoami:1`,
+/// or `COMPOSE_OPERATOR_E2E_WHOAMI_IMAGE` on another cluster, e.g. `docker.io/traefik/whoami:v1.10`
+/// (its answer holds `Hostname: <pod>`).
+pub fn whoami_image() -> String {
+    std::env::var("COMPOSE_OPERATOR_E2E_WHOAMI_IMAGE").unwrap_or_else(|_| "e2e.local/whoami:1".to_string())
 }
 
 /// The local real node's network details, when the cluster is `e2e/cluster.sh`'s.
@@ -88,7 +95,10 @@ pub fn placement() -> serde_json::Value {
 }
 
 /// The compose document with every service placed on the real node (its `x-kubernetes`
-/// nodeSelector and tolerations set, other `x-kubernetes` keys kept).
+/// nodeSelector and tolerations set, other `x-kubernetes` keys kept). Printed as JSON, where
+/// every string is quoted: YAML printed by serde_yaml leaves `1_000` or `0x1F` bare, which
+/// compose (and the operator) then read as numbers. To keep a compose text exactly as written,
+/// pass [`placement_override`] in `spec.overrides` instead.
 pub fn place_on_real_node(compose: &str) -> String {
     let mut document: serde_json::Value = serde_yaml::from_str(compose).expect("compose YAML");
     let placement = placement();
@@ -103,7 +113,16 @@ pub fn place_on_real_node(compose: &str) -> String {
             }
         }
     }
-    serde_yaml::to_string(&document).expect("compose YAML")
+    serde_json::to_string_pretty(&document).expect("compose JSON")
+}
+
+/// A compose override (for `spec.overrides`) placing every service of `compose` on the real
+/// node; the compose text itself is left as written.
+pub fn placement_override(compose: &str) -> String {
+    let document: serde_json::Value = serde_yaml::from_str(compose).expect("compose YAML");
+    let services = document.get("services").and_then(|s| s.as_object()).map(|s| s.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let placed: serde_json::Map<String, serde_json::Value> = services.into_iter().map(|name| (name, serde_json::json!({"x-kubernetes": placement()}))).collect();
+    serde_json::json!({"services": placed}).to_string()
 }
 
 /// What a command printed and how it ended.
@@ -187,6 +206,26 @@ pub async fn running_pod(client: &Client, namespace: &str, service: &str) -> Str
         assert!(started.elapsed() < DEADLINE, "no Ready pod of service {service} in {namespace} within {DEADLINE:?}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// A plain pod on the real node that belongs to no stack (a shell to run commands from outside
+/// a stack, or outside its namespace); returns once it runs.
+pub async fn plain_pod(client: &Client, namespace: &str, name: &str) -> String {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let mut spec = placement();
+    spec["containers"] = serde_json::json!([{"name": "sh", "image": busybox_image(), "command": ["sleep", "86400"]}]);
+    spec["terminationGracePeriodSeconds"] = serde_json::json!(1);
+    let pod: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "spec": spec})).expect("a pod");
+    pods.create(&kube::api::PostParams::default(), &pod).await.expect("create a plain pod");
+    super::wait::until(&pods, name, |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).await;
+    name.to_string()
+}
+
+/// The node's InternalIP, where NodePorts answer.
+pub async fn node_address(client: &Client, node: &str) -> String {
+    let node = Api::<Node>::all(client.clone()).get(node).await.expect("get the real node");
+    let addresses = node.status.and_then(|s| s.addresses).unwrap_or_default();
+    addresses.into_iter().find(|a| a.type_ == "InternalIP").map(|a| a.address).expect("the node has an InternalIP")
 }
 
 /// Imports an image tarball (docker-archive or OCI) into the local real node's containerd.
