@@ -676,7 +676,6 @@ services:
     };
     scene.deploy("counting", &counter("round-1"), json!({})).await;
     scene.ready("counting").await;
-    let first = scene.pod("counter").await;
 
     let mut follower = Follower(std::process::Command::new(env!("CARGO_BIN_EXE_compose-operator"))
         .args(["logs", "counting", "-f", "-n", &scene.ns.name])
@@ -716,8 +715,8 @@ services:
     // A change of the stack replaces the pod; the same stream goes on with the new pod's lines.
     scene.deploy("counting", &counter("round-2"), json!({})).await;
     while !tokio::task::block_in_place(|| next_line(&mut seen)).contains("| round-2 count ") {}
-    let second = scene.pod("counter").await;
-    assert_ne!(first, second, "the rollout replaced the pod");
+    // A pod's environment cannot change: `round-2` lines come from a new pod (the old one may
+    // still be running beside it while the rollout surges), followed by the same stream.
     drop(follower);
     let round_two = seen.iter().filter(|l| l.contains("| round-2 count ")).count();
     assert!(round_two >= 1 && seen.iter().all(|l| l.starts_with("counter-")), "{seen:#?}");

@@ -360,9 +360,13 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
         );
     }
     // The one cluster-scoped grant with watchNamespaces: those namespaces' own metadata, by name.
+    // (The aggregated roles for namespace users are ClusterRoles too, but bound to nobody here.)
+    let bindings = by_kind(&rendered, "ClusterRoleBinding");
+    assert_eq!(bindings.len(), 1, "watchNamespaces binds no ClusterRole but the namespaces' one");
+    let bound = bindings[0]["roleRef"]["name"].as_str().unwrap();
     let cluster_roles = by_kind(&rendered, "ClusterRole");
-    assert_eq!(cluster_roles.len(), 1, "watchNamespaces binds no ClusterRole but the namespaces' one");
-    let rules = cluster_roles[0]["rules"].as_array().unwrap();
+    let bound_role = cluster_roles.iter().find(|r| r["metadata"]["name"] == bound).expect("the bound ClusterRole is rendered");
+    let rules = bound_role["rules"].as_array().unwrap();
     assert!(rules.iter().all(|r| r["resources"] == json!(["namespaces"]) && r["resourceNames"].as_array().is_some_and(|n| n.len() == 2)), "{rules:?}");
     // The ServiceMonitor CRD (Prometheus Operator) is not installed here: check the object's
     // shape, and let the API server judge everything else.
