@@ -10,90 +10,466 @@
 
 use std::fmt::Write;
 
-use serde_json::Value;
-
-/// One YAML document (no leading `---`), ending with a newline.
-pub fn to_string(value: &Value) -> String {
+use serde::ser::{self, Serialize};
+/// One YAML document (no leading `---`), ending with a newline. Anything serde can
+/// serialize: a `serde_json::Value` (its mappings in key order) or a typed object written
+/// straight from its fields, with no intermediate tree (`convert` prints 700 KB that way).
+/// Fails only where this printer has no form: a compound mapping key, an enum's tuple or
+/// struct variant (nothing we print has either).
+pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
     let mut out = String::new();
-    match value {
-        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0),
-        Value::Array(items) if !items.is_empty() => write_list(&mut out, items, 0),
-        scalar => {
-            write_scalar(&mut out, scalar, 0);
-            out.push('\n');
-        }
-    }
-    out
+    value.serialize(Writer { out: &mut out, slot: Slot::Document })?;
+    Ok(out)
 }
 
-/// Several documents separated by `---`.
-pub fn documents<'a>(values: impl IntoIterator<Item = &'a Value>) -> String {
-    values.into_iter().map(to_string).collect::<Vec<_>>().join("---\n")
+/// A mapping key that is not a scalar (YAML would need a complex key, which nobody reads).
+#[derive(Debug)]
+pub struct Error(String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl ser::Error for Error {
+    fn custom<T: std::fmt::Display>(message: T) -> Self {
+        Error(message.to_string())
+    }
+}
+
+/// Where the value being written sits, which decides what goes before and after it.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// The whole document.
+    Document,
+    /// The value of a mapping key whose keys are indented by `level` (the `:` is written).
+    AfterKey { level: usize },
+    /// A list entry whose `- ` (written) is indented by `level`.
+    ListItem { level: usize },
+}
+
+impl Slot {
+    /// The indentation of a mapping's keys in this slot, and whether its first key goes on
+    /// the line already started (after a list entry's `- `).
+    fn mapping(self) -> (usize, bool) {
+        match self {
+            Slot::Document => (0, false),
+            Slot::AfterKey { level } => (level + 2, false),
+            Slot::ListItem { level } => (level + 2, true),
+        }
+    }
+
+    /// The indentation of a list's `- `; kubectl's style does not indent a list under a key.
+    fn list(self) -> usize {
+        match self {
+            Slot::Document => 0,
+            Slot::AfterKey { level } => level,
+            Slot::ListItem { level } => level + 2,
+        }
+    }
+
+    /// The indentation a block scalar's lines take in this slot.
+    fn scalar_level(self) -> usize {
+        match self {
+            Slot::Document => 0,
+            Slot::AfterKey { level } | Slot::ListItem { level } => level + 2,
+        }
+    }
+}
+
+struct Writer<'a> {
+    out: &'a mut String,
+    slot: Slot,
+}
+
+impl<'a> Writer<'a> {
+    /// A scalar (or an empty collection, `text` `{}` or `[]`) in this slot, with its line end.
+    fn scalar(self, write: impl FnOnce(&mut String, usize)) -> Result<(), Error> {
+        if let Slot::AfterKey { .. } = self.slot {
+            self.out.push(' ');
+        }
+        write(self.out, self.slot.scalar_level());
+        self.out.push('\n');
+        Ok(())
+    }
+
+    fn text(self, text: &str) -> Result<(), Error> {
+        self.scalar(|out, level| write_string(out, text, level, false))
+    }
+
+    fn plain(self, text: &str) -> Result<(), Error> {
+        self.scalar(|out, _| out.push_str(text))
+    }
+
+    fn mapping(self) -> Mapping<'a> {
+        let (level, inline_first) = self.slot.mapping();
+        Mapping { out: self.out, slot: self.slot, level, inline_first, entries: 0, key: String::new() }
+    }
+
+    fn list(self) -> List<'a> {
+        List { out: self.out, slot: self.slot, level: self.slot.list(), entries: 0 }
+    }
+}
+
+/// A mapping being written; nothing is written before its first entry, so an empty one
+/// becomes `{}` on the key's line.
+struct Mapping<'a> {
+    out: &'a mut String,
+    slot: Slot,
+    level: usize,
+    inline_first: bool,
+    entries: usize,
+    key: String,
+}
+
+impl Mapping<'_> {
+    fn entry<V: Serialize + ?Sized>(&mut self, key: &str, value: &V) -> Result<(), Error> {
+        if self.entries == 0 && matches!(self.slot, Slot::AfterKey { .. }) {
+            self.out.push('\n');
+        }
+        if self.entries > 0 || !self.inline_first {
+            indent(self.out, self.level);
+        }
+        self.entries += 1;
+        write_string(self.out, key, self.level, true);
+        self.out.push(':');
+        value.serialize(Writer { out: self.out, slot: Slot::AfterKey { level: self.level } })
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        if self.entries == 0 {
+            return Writer { out: self.out, slot: self.slot }.plain("{}");
+        }
+        Ok(())
+    }
+}
+
+/// A list being written; an empty one becomes `[]`.
+struct List<'a> {
+    out: &'a mut String,
+    slot: Slot,
+    level: usize,
+    entries: usize,
+}
+
+impl List<'_> {
+    fn entry<V: Serialize + ?Sized>(&mut self, value: &V) -> Result<(), Error> {
+        if self.entries == 0 && !matches!(self.slot, Slot::Document) {
+            // After a key or a list entry's `- `, the list starts on the next line.
+            self.out.push('\n');
+        }
+        self.entries += 1;
+        indent(self.out, self.level);
+        self.out.push_str("- ");
+        value.serialize(Writer { out: self.out, slot: Slot::ListItem { level: self.level } })
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        if self.entries == 0 {
+            return Writer { out: self.out, slot: self.slot }.plain("[]");
+        }
+        Ok(())
+    }
 }
 
 fn indent(out: &mut String, level: usize) {
     out.extend(std::iter::repeat_n(' ', level));
 }
 
-fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, level: usize) {
-    for (index, (key, value)) in map.iter().enumerate() {
-        // The first key of a mapping inside a list item follows the `- ` on its line.
-        if index > 0 || !out.ends_with("- ") {
-            indent(out, level);
+impl<'a> ser::Serializer for Writer<'a> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = List<'a>;
+    type SerializeTuple = List<'a>;
+    type SerializeTupleStruct = List<'a>;
+    type SerializeTupleVariant = List<'a>;
+    type SerializeMap = Mapping<'a>;
+    type SerializeStruct = Mapping<'a>;
+    type SerializeStructVariant = Mapping<'a>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.plain(if v { "true" } else { "false" })
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        self.plain(&v.to_string())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        self.plain(&v.to_string())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        self.serialize_f64(v.into())
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        // JSON has no NaN or infinity; serde_json writes them as null, and so do we.
+        match serde_json::Number::from_f64(v) {
+            Some(n) => self.plain(&number(&n)),
+            None => self.plain("null"),
         }
-        write_string(out, key, level, true);
-        out.push(':');
-        write_value_after_key(out, value, level);
+    }
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        self.text(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        self.text(v)
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
+        let mut list = self.list();
+        for byte in v {
+            ser::SerializeSeq::serialize_element(&mut list, byte)?;
+        }
+        list.finish()
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        self.plain("null")
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.plain("null")
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        self.plain("null")
+    }
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<(), Error> {
+        self.text(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _name: &'static str, _index: u32, variant: &'static str, value: &T) -> Result<(), Error> {
+        let mut mapping = self.mapping();
+        mapping.entry(variant, value)?;
+        mapping.finish()
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<List<'a>, Error> {
+        Ok(self.list())
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<List<'a>, Error> {
+        Ok(self.list())
+    }
+    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<List<'a>, Error> {
+        Ok(self.list())
+    }
+    fn serialize_tuple_variant(self, _name: &'static str, _index: u32, variant: &'static str, _len: usize) -> Result<List<'a>, Error> {
+        Err(Error(format!("the tuple variant {variant} has no YAML form here")))
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Mapping<'a>, Error> {
+        Ok(self.mapping())
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Mapping<'a>, Error> {
+        Ok(self.mapping())
+    }
+    fn serialize_struct_variant(self, _name: &'static str, _index: u32, variant: &'static str, _len: usize) -> Result<Mapping<'a>, Error> {
+        Err(Error(format!("the struct variant {variant} has no YAML form here")))
     }
 }
 
-fn write_value_after_key(out: &mut String, value: &Value, level: usize) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            out.push('\n');
-            write_map(out, map, level + 2);
-        }
-        // kubectl's style: a list under a key is not indented further.
-        Value::Array(items) if !items.is_empty() => {
-            out.push('\n');
-            write_list(out, items, level);
-        }
-        scalar => {
-            out.push(' ');
-            write_scalar(out, scalar, level + 2);
-            out.push('\n');
-        }
+impl ser::SerializeSeq for List<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.entry(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
     }
 }
 
-fn write_list(out: &mut String, items: &[Value], level: usize) {
-    for item in items {
-        indent(out, level);
-        out.push_str("- ");
-        match item {
-            Value::Object(map) if !map.is_empty() => write_map(out, map, level + 2),
-            Value::Array(inner) if !inner.is_empty() => {
-                out.push('\n');
-                write_list(out, inner, level + 2);
-            }
-            scalar => {
-                write_scalar(out, scalar, level + 2);
-                out.push('\n');
-            }
-        }
+impl ser::SerializeTuple for List<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.entry(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
     }
 }
 
-/// A scalar (or an empty collection) at `level`, the indentation its block lines take.
-fn write_scalar(out: &mut String, value: &Value, level: usize) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&number(n)),
-        Value::String(s) => write_string(out, s, level, false),
-        Value::Array(_) => out.push_str("[]"),
-        Value::Object(_) => out.push_str("{}"),
+impl ser::SerializeTupleStruct for List<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.entry(value)
     }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleVariant for List<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.entry(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for Mapping<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        self.key = key.serialize(KeyWriter)?;
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        let key = std::mem::take(&mut self.key);
+        self.entry(&key, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Mapping<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+        self.entry(key, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStructVariant for Mapping<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+        self.entry(key, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+/// A mapping key as text: strings, numbers, booleans; nothing compound.
+struct KeyWriter;
+
+impl ser::Serializer for KeyWriter {
+    type Ok = String;
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<String, Error>;
+    type SerializeTuple = ser::Impossible<String, Error>;
+    type SerializeTupleStruct = ser::Impossible<String, Error>;
+    type SerializeTupleVariant = ser::Impossible<String, Error>;
+    type SerializeMap = ser::Impossible<String, Error>;
+    type SerializeStruct = ser::Impossible<String, Error>;
+    type SerializeStructVariant = ser::Impossible<String, Error>;
+
+    fn serialize_str(self, v: &str) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_char(self, v: char) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_bool(self, v: bool) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_i64(self, v: i64) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_u64(self, v: u64) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_i8(self, v: i8) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_i16(self, v: i16) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_i32(self, v: i32) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_u8(self, v: u8) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_u16(self, v: u16) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_u32(self, v: u32) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_f32(self, v: f32) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_f64(self, v: f64) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<String, Error> {
+        Ok(variant.to_string())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<String, Error> {
+        value.serialize(self)
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result<String, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_none(self) -> Result<String, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<String, Error> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<String, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<String, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, _: &'static str, _: &T) -> Result<String, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
+        Err(not_a_key())
+    }
+    fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeStructVariant, Error> {
+        Err(not_a_key())
+    }
+}
+
+fn not_a_key() -> Error {
+    Error("a mapping key must be a string, a number or a boolean".to_string())
 }
 
 /// A float keeps a `.` before its exponent: YAML 1.1 reads `1e100` as a string.
@@ -201,11 +577,12 @@ fn write_double_quoted(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use proptest::prelude::*;
     use serde_json::json;
 
     fn reads_back(value: &Value) {
-        let text = to_string(value);
+        let text = to_string(value).unwrap();
         let back: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(&back, value, "\n{text}");
     }
@@ -280,7 +657,7 @@ mod tests {
 
     #[test]
     fn layout_follows_kubectl() {
-        let text = to_string(&json!({"a": {"b": [{"c": 1, "d": "e"}, "f"]}, "g": []}));
+        let text = to_string(&json!({"a": {"b": [{"c": 1, "d": "e"}, "f"]}, "g": []})).unwrap();
         assert_eq!(text, "a:\n  b:\n  - c: 1\n    d: e\n  - f\ng: []\n");
     }
 

@@ -311,7 +311,7 @@ fn check(text: String) -> Result<(), String> {
                 }
                 Ok(translation) => {
                     let list = json!({"apiVersion": "v1", "kind": "List", "items": translation.objects().map(build::Object::to_json).collect::<Vec<_>>()});
-                    let yaml = compose_operator::yaml_writer::to_string(&list);
+                    let yaml = compose_operator::yaml_writer::to_string(&list).unwrap();
                     let back: Value = serde_saphyr::from_str(&yaml).map_err(|e| format!("the printed YAML does not read back: {e}"))?;
                     if back != list {
                         return Err("the printed YAML reads back differently".into());
@@ -353,7 +353,7 @@ fn mutated_fixtures_are_answered_within_bounds() {
         for mutation in &mutations {
             apply(&mut document, mutation);
         }
-        let text = damage(compose_operator::yaml_writer::to_string(&document), &text_damage);
+        let text = damage(compose_operator::yaml_writer::to_string(&document).unwrap(), &text_damage);
         cases += 1;
         if let Err(problem) = check(text.clone()) {
             panic!("fuzz case {cases} (FUZZ_SEED={seed}): {problem}\n--- input ---\n{}", &text[..text.len().min(20_000)]);

@@ -27,11 +27,11 @@ pub fn run(args: &StackArgs) -> Result<String, String> {
     let mut output = String::new();
     // The Secrets first: the stack refers to them, and `kubectl apply -f -` applies in order.
     for secret in project.secret_manifests(args.namespace.as_deref(), None) {
-        output.push_str(&crate::yaml_writer::to_string(&manifest(&secret)?));
+        output.push_str(&crate::yaml_writer::to_string(&manifest(&secret)?).map_err(|e| e.to_string())?);
         output.push_str("---\n");
     }
     let stack = serde_json::to_value(stack_manifest(&project, args.namespace.as_deref())).map_err(|e| e.to_string())?;
-    output.push_str(&crate::yaml_writer::to_string(&stack));
+    output.push_str(&crate::yaml_writer::to_string(&stack).map_err(|e| e.to_string())?);
     Ok(output)
 }
 
