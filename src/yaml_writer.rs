@@ -577,8 +577,8 @@ fn write_double_quoted(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
     use proptest::prelude::*;
+    use serde_json::Value;
     use serde_json::json;
 
     fn reads_back(value: &Value) {

@@ -677,13 +677,15 @@ services:
     scene.deploy("counting", &counter("round-1"), json!({})).await;
     scene.ready("counting").await;
 
-    let mut follower = Follower(std::process::Command::new(env!("CARGO_BIN_EXE_compose-operator"))
-        .args(["logs", "counting", "-f", "-n", &scene.ns.name])
-        .env("KUBECONFIG", kubeconfig())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start compose-operator logs -f"));
+    let mut follower = Follower(
+        std::process::Command::new(env!("CARGO_BIN_EXE_compose-operator"))
+            .args(["logs", "counting", "-f", "-n", &scene.ns.name])
+            .env("KUBECONFIG", kubeconfig())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start compose-operator logs -f"),
+    );
     // A thread reads the stream line by line; the test takes each line with a deadline.
     let (sender, receiver) = std::sync::mpsc::channel();
     let stdout = follower.0.stdout.take().unwrap();

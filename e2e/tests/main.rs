@@ -5,8 +5,8 @@ mod harness;
 mod stack;
 
 mod admission;
-mod chart;
 mod behaviour;
+mod chart;
 mod cli;
 mod conformance;
 mod lifecycle;

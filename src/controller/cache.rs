@@ -100,7 +100,8 @@ pub fn slim_pod(pod: Pod) -> Pod {
     let Pod { metadata, status, .. } = pod;
     let labels = metadata.labels.map(|labels| labels.into_iter().filter(|(key, _)| key == names::STACK || key == names::SERVICE).collect());
     let metadata = ObjectMeta { name: metadata.name, namespace: metadata.namespace, labels, resource_version: metadata.resource_version, ..Default::default() };
-    let ended = |terminated: ContainerStateTerminated| ContainerStateTerminated { exit_code: terminated.exit_code, reason: terminated.reason, ..Default::default() };
+    let ended =
+        |terminated: ContainerStateTerminated| ContainerStateTerminated { exit_code: terminated.exit_code, reason: terminated.reason, ..Default::default() };
     let waiting_only = |statuses: Option<Vec<ContainerStatus>>| {
         statuses.map(|statuses| {
             statuses

@@ -325,7 +325,8 @@ async fn run_controller(namespace: Option<&str>, shared: Arc<Shared>, stop: impl
                     let event = event.modify(|pod| *pod = slim_pod(std::mem::take(pod)));
                     let woken = match &event {
                         watcher::Event::Apply(pod) => {
-                            let before = caches.pods.get(pod.metadata.namespace.as_deref().unwrap_or_default(), pod.metadata.name.as_deref().unwrap_or_default());
+                            let before =
+                                caches.pods.get(pod.metadata.namespace.as_deref().unwrap_or_default(), pod.metadata.name.as_deref().unwrap_or_default());
                             progress::problem_changed(before.as_deref(), pod).then(|| pod.clone())
                         }
                         _ => None,

@@ -210,7 +210,8 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
             (None, Some(workload)) => {
                 let progress = Progress::of(workload);
                 if let (None, Some(failure)) = (&problem, &progress.failure) {
-                    let exit = failed_container(&pass.pods_of(&plan.name).iter().map(Arc::as_ref).collect::<Vec<_>>()).map(|e| format!(" ({e})")).unwrap_or_default();
+                    let exit =
+                        failed_container(&pass.pods_of(&plan.name).iter().map(Arc::as_ref).collect::<Vec<_>>()).map(|e| format!(" ({e})")).unwrap_or_default();
                     let message = format!("{}: {failure}{exit}; change the stack or delete the Job to run it again", plan.compose_name);
                     problem = Some(Problem::new(Problem::JOB_FAILED, message));
                 }

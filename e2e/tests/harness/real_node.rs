@@ -121,7 +121,8 @@ pub fn place_on_real_node(compose: &str) -> String {
 pub fn placement_override(compose: &str) -> String {
     let document: serde_json::Value = serde_yaml::from_str(compose).expect("compose YAML");
     let services = document.get("services").and_then(|s| s.as_object()).map(|s| s.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
-    let placed: serde_json::Map<String, serde_json::Value> = services.into_iter().map(|name| (name, serde_json::json!({"x-kubernetes": placement()}))).collect();
+    let placed: serde_json::Map<String, serde_json::Value> =
+        services.into_iter().map(|name| (name, serde_json::json!({"x-kubernetes": placement()}))).collect();
     serde_json::json!({"services": placed}).to_string()
 }
 
