@@ -185,10 +185,10 @@ impl<'a> ser::Serializer for Writer<'a> {
     type SerializeSeq = List<'a>;
     type SerializeTuple = List<'a>;
     type SerializeTupleStruct = List<'a>;
-    type SerializeTupleVariant = List<'a>;
+    type SerializeTupleVariant = ser::Impossible<(), Error>;
     type SerializeMap = Mapping<'a>;
     type SerializeStruct = Mapping<'a>;
-    type SerializeStructVariant = Mapping<'a>;
+    type SerializeStructVariant = ser::Impossible<(), Error>;
 
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
         self.plain(if v { "true" } else { "false" })
@@ -272,7 +272,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<List<'a>, Error> {
         Ok(self.list())
     }
-    fn serialize_tuple_variant(self, _name: &'static str, _index: u32, variant: &'static str, _len: usize) -> Result<List<'a>, Error> {
+    fn serialize_tuple_variant(self, _name: &'static str, _index: u32, variant: &'static str, _len: usize) -> Result<Self::SerializeTupleVariant, Error> {
         Err(Error(format!("the tuple variant {variant} has no YAML form here")))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Mapping<'a>, Error> {
@@ -281,53 +281,32 @@ impl<'a> ser::Serializer for Writer<'a> {
     fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Mapping<'a>, Error> {
         Ok(self.mapping())
     }
-    fn serialize_struct_variant(self, _name: &'static str, _index: u32, variant: &'static str, _len: usize) -> Result<Mapping<'a>, Error> {
+    fn serialize_struct_variant(self, _name: &'static str, _index: u32, variant: &'static str, _len: usize) -> Result<Self::SerializeStructVariant, Error> {
         Err(Error(format!("the struct variant {variant} has no YAML form here")))
     }
 }
 
-impl ser::SerializeSeq for List<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.entry(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
+/// The compound traits a list or a mapping answers to, each forwarding to `entry`.
+macro_rules! forward_compound {
+    ($($trait:ident for $type:ident: $method:ident($($key:ident: $key_type:ty,)?);)*) => {$(
+        impl ser::$trait for $type<'_> {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, $($key: $key_type,)? value: &T) -> Result<(), Error> {
+                self.entry($($key,)? value)
+            }
+            fn end(self) -> Result<(), Error> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for List<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.entry(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleStruct for List<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.entry(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleVariant for List<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.entry(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
+forward_compound! {
+    SerializeSeq for List: serialize_element();
+    SerializeTuple for List: serialize_element();
+    SerializeTupleStruct for List: serialize_field();
+    SerializeStruct for Mapping: serialize_field(key: &'static str,);
 }
 
 impl ser::SerializeMap for Mapping<'_> {
@@ -346,30 +325,17 @@ impl ser::SerializeMap for Mapping<'_> {
     }
 }
 
-impl ser::SerializeStruct for Mapping<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.entry(key, value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeStructVariant for Mapping<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.entry(key, value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
 /// A mapping key as text: strings, numbers, booleans; nothing compound.
 struct KeyWriter;
+
+/// `serialize_<type>` for keys of types whose text is their `Display`.
+macro_rules! key_as_text {
+    ($($method:ident: $type:ty),* $(,)?) => {$(
+        fn $method(self, v: $type) -> Result<String, Error> {
+            Ok(v.to_string())
+        }
+    )*};
+}
 
 impl ser::Serializer for KeyWriter {
     type Ok = String;
@@ -385,41 +351,10 @@ impl ser::Serializer for KeyWriter {
     fn serialize_str(self, v: &str) -> Result<String, Error> {
         Ok(v.to_string())
     }
-    fn serialize_char(self, v: char) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_bool(self, v: bool) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_i8(self, v: i8) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_f32(self, v: f32) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_f64(self, v: f64) -> Result<String, Error> {
-        Ok(v.to_string())
+    key_as_text! {
+        serialize_bool: bool, serialize_char: char, serialize_f32: f32, serialize_f64: f64,
+        serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64,
     }
     fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<String, Error> {
         Ok(variant.to_string())
