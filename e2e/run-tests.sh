@@ -35,5 +35,7 @@ else
   bash "$here/cluster.sh" up
   eval "$(bash "$here/cluster.sh" env)"
 fi
-# Extra arguments go to the test binary (a filter, --ignored, --nocapture).
-cargo test --features e2e --test e2e -- --test-threads "${E2E_THREADS:-4}" "$@"
+# Extra arguments go to the test binary (a filter, --ignored, --nocapture). E2E_CARGO_PROFILE
+# (e.g. release) builds the suite and the operator it starts with that profile: measurements
+# of the operator's memory and CPU mean what a deployed build does.
+cargo test ${E2E_CARGO_PROFILE:+--profile "$E2E_CARGO_PROFILE"} --features e2e --test e2e -- --test-threads "${E2E_THREADS:-4}" "$@"
