@@ -462,8 +462,12 @@ cmd_up() {
   local common=(--kubeconfig="$state/kubeconfig" --authentication-kubeconfig="$state/kubeconfig"
     --authorization-kubeconfig="$state/kubeconfig" --leader-elect=false --bind-address=127.0.0.1
     --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics)
+  # Its client's default rate limit (20 requests a second) is what bounds a scale run: at 1,000
+  # stacks the pods ran and the claims were bound while workload status lagged by many minutes,
+  # the machine's cores idle. A test cluster's API server can take more.
   start kube-controller-manager "${common[@]}" --secure-port="$p_kcm" \
-    --root-ca-file="$pki/ca.crt" --service-account-private-key-file="$pki/sa.key"
+    --root-ca-file="$pki/ca.crt" --service-account-private-key-file="$pki/sa.key" \
+    --kube-api-qps="${COMPOSE_OPERATOR_CLUSTER_KCM_QPS:-200}" --kube-api-burst="$(( ${COMPOSE_OPERATOR_CLUSTER_KCM_QPS:-200} * 2 ))"
   start kube-scheduler "${common[@]}" --secure-port="$p_sched"
   cp "$here/kwok/stages.yaml" "$state/kwok-stages.yaml"
   start kwok --kubeconfig="$state/kubeconfig" --config="$state/kwok-stages.yaml" \
