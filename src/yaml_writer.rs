@@ -179,6 +179,15 @@ fn indent(out: &mut String, level: usize) {
     out.extend(std::iter::repeat_n(' ', level));
 }
 
+/// `serialize_<small>` for numbers written as their wider type is.
+macro_rules! widened_to {
+    ($($method:ident: $type:ty => $wider:ident),* $(,)?) => {$(
+        fn $method(self, v: $type) -> Result<(), Error> {
+            self.$wider(v.into())
+        }
+    )*};
+}
+
 impl<'a> ser::Serializer for Writer<'a> {
     type Ok = ();
     type Error = Error;
@@ -199,26 +208,10 @@ impl<'a> ser::Serializer for Writer<'a> {
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
         self.plain(&v.to_string())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        self.serialize_f64(v.into())
+    widened_to! {
+        serialize_i8: i8 => serialize_i64, serialize_i16: i16 => serialize_i64, serialize_i32: i32 => serialize_i64,
+        serialize_u8: u8 => serialize_u64, serialize_u16: u16 => serialize_u64, serialize_u32: u32 => serialize_u64,
+        serialize_f32: f32 => serialize_f64,
     }
     fn serialize_f64(self, v: f64) -> Result<(), Error> {
         // JSON has no NaN or infinity; serde_json writes them as null, and so do we.
