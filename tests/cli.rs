@@ -27,12 +27,25 @@ fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) 
         }
     }
     let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
+    // Written from a thread while the output is read (a large input cannot block on a full
+    // pipe); a command may refuse and exit before reading it all, so a broken pipe is no error.
+    let writer = stdin.map(|input| {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_string();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            match pipe.write_all(input.as_bytes()) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing the command's stdin: {error}"),
+                _ => {}
+            }
+        })
+    });
     drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+    let output = child.wait_with_output().unwrap();
+    if let Some(writer) = writer {
+        writer.join().expect("the stdin writer");
+    }
+    output
 }
 
 fn stdout(output: &Output) -> String {
