@@ -4,7 +4,7 @@
 //! then report. Reads come from the watch-fed caches: a reconcile that finds nothing changed
 //! sends no request at all.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -382,8 +382,7 @@ impl<'a> Pass<'a> {
         Ok(())
     }
 
-    /// The pods of one service (by its Kubernetes name), from the pod cache (for the one failed
-    /// Job a pass reports; [`Self::explain_with_pods`] groups them all at once).
+    /// The pods of one service (by its Kubernetes name), from the pod cache.
     fn pods_of(&self, service: &str) -> Vec<Arc<k8s_openapi::api::core::v1::Pod>> {
         let mut pods = self.context.caches.pods.of_stack(&self.namespace, &self.stack);
         pods.retain(|p| p.metadata.labels.as_ref().and_then(|l| l.get(names::SERVICE)).is_some_and(|s| s == service));
@@ -396,17 +395,9 @@ impl<'a> Pass<'a> {
         if services.iter().all(|s| s.ready || s.desired_replicas.is_none()) {
             return;
         }
-        // The stack's pods grouped once by service: one pass over them, not one per service.
-        let mut by_service: HashMap<&str, Vec<&k8s_openapi::api::core::v1::Pod>> = HashMap::new();
-        let pods = self.context.caches.pods.of_stack(&self.namespace, &self.stack);
-        for pod in &pods {
-            if let Some(service) = pod.metadata.labels.as_ref().and_then(|l| l.get(names::SERVICE)) {
-                by_service.entry(service).or_default().push(pod);
-            }
-        }
         for (plan, status) in translation.services.iter().zip(services.iter_mut()).filter(|(_, s)| !s.ready && s.desired_replicas.is_some()) {
-            let own = by_service.get(plan.name.as_str()).map(Vec::as_slice).unwrap_or_default();
-            if let Some(problem) = pod_problem(own) {
+            let pods = self.pods_of(&plan.name);
+            if let Some(problem) = pod_problem(&pods.iter().map(Arc::as_ref).collect::<Vec<_>>()) {
                 status.message = Some(truncate(
                     &match status.message.take() {
                         Some(message) => format!("{message}; {problem}"),
