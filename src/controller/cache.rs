@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, ContainerStatus, Namespace, Pod, PodCondition, PodStatus};
+use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, ContainerStatus, Namespace, Pod, PodCondition, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
@@ -94,12 +94,20 @@ fn slim_metadata(metadata: &mut ObjectMeta) {
     }
 }
 
-/// A pod as far as [`super::progress`] reads it: its name, its service label, the scheduler's
-/// verdict, the containers' waiting reasons and how a terminated container ended.
+/// A pod as far as [`super::progress`] reads it: its name, its service label, whether it is
+/// being deleted, its restart policy and phase, the scheduler's verdict, the containers' waiting reasons, restart counts and how a
+/// terminated container ended.
 pub fn slim_pod(pod: Pod) -> Pod {
-    let Pod { metadata, status, .. } = pod;
+    let Pod { metadata, spec, status } = pod;
     let labels = metadata.labels.map(|labels| labels.into_iter().filter(|(key, _)| key == names::STACK || key == names::SERVICE).collect());
-    let metadata = ObjectMeta { name: metadata.name, namespace: metadata.namespace, labels, resource_version: metadata.resource_version, ..Default::default() };
+    let metadata = ObjectMeta {
+        name: metadata.name,
+        namespace: metadata.namespace,
+        labels,
+        resource_version: metadata.resource_version,
+        deletion_timestamp: metadata.deletion_timestamp,
+        ..Default::default()
+    };
     let ended =
         |terminated: ContainerStateTerminated| ContainerStateTerminated { exit_code: terminated.exit_code, reason: terminated.reason, ..Default::default() };
     let waiting_only = |statuses: Option<Vec<ContainerStatus>>| {
@@ -108,6 +116,7 @@ pub fn slim_pod(pod: Pod) -> Pod {
                 .into_iter()
                 .map(|s| ContainerStatus {
                     name: s.name,
+                    restart_count: s.restart_count,
                     state: s.state.map(|state| ContainerState { waiting: state.waiting, terminated: state.terminated.map(ended), ..Default::default() }),
                     ..Default::default()
                 })
@@ -115,6 +124,7 @@ pub fn slim_pod(pod: Pod) -> Pod {
         })
     };
     let status = status.map(|status| PodStatus {
+        phase: status.phase,
         conditions: status.conditions.map(|c| {
             c.into_iter().filter(|c| c.type_ == "PodScheduled").map(|c| PodCondition { last_probe_time: None, last_transition_time: None, ..c }).collect()
         }),
@@ -122,7 +132,9 @@ pub fn slim_pod(pod: Pod) -> Pod {
         init_container_statuses: waiting_only(status.init_container_statuses),
         ..Default::default()
     });
-    Pod { metadata, spec: None, status }
+    // The restart policy tells an ended container that will be restarted (a crash loop) from one that is done.
+    let spec = spec.map(|spec| PodSpec { restart_policy: spec.restart_policy, ..Default::default() });
+    Pod { metadata, spec, status }
 }
 
 /// Anything a cache holds: it has metadata carrying the stack label.
@@ -372,7 +384,7 @@ mod tests {
     fn a_pod_keeps_only_what_explains_it() {
         let pod: Pod = serde_json::from_value(json!({
             "metadata": {"name": "web-1", "namespace": "ns", "labels": {names::STACK: "s", names::SERVICE: "web", "pod-template-hash": "x"}, "managedFields": [{}]},
-            "spec": {"containers": [{"name": "web", "image": "nginx", "env": [{"name": "A", "value": "b"}]}]},
+            "spec": {"containers": [{"name": "web", "image": "nginx", "env": [{"name": "A", "value": "b"}]}], "restartPolicy": "Always"},
             "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}, {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
                        "containerStatuses": [{"name": "web", "image": "nginx", "imageID": "", "ready": false, "restartCount": 3,
                                               "state": {"waiting": {"reason": "CrashLoopBackOff"}}},
@@ -384,8 +396,9 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&slim).unwrap(),
             json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "ns", "labels": {names::STACK: "s", names::SERVICE: "web"}},
-                   "status": {"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
-                              "containerStatuses": [{"name": "web", "image": "", "imageID": "", "ready": false, "restartCount": 0,
+                   "spec": {"containers": [], "restartPolicy": "Always"},
+                   "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
+                              "containerStatuses": [{"name": "web", "image": "", "imageID": "", "ready": false, "restartCount": 3,
                                                      "state": {"waiting": {"reason": "CrashLoopBackOff"}}},
                                                     {"name": "once", "image": "", "imageID": "", "ready": false, "restartCount": 0,
                                                      "state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]}})
