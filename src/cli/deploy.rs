@@ -21,7 +21,7 @@ use super::input::ComposeInput;
 use super::project::{Project, manifest};
 use crate::api::ComposeStack;
 use crate::build::{Policy, names};
-use crate::controller::progress::pod_problem;
+use crate::controller::pods::{PodState, pod_problem};
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -179,7 +179,7 @@ pub async fn follow(connection: &Connection, name: &str, generation: i64, timeou
     let mut changes = futures::stream::select(stack_changes.boxed(), pod_changes.boxed());
     let deadline = tokio::time::Instant::now() + timeout;
     let mut stack: Option<ComposeStack> = None;
-    let mut live_pods: BTreeMap<String, Pod> = BTreeMap::new();
+    let mut live_pods: BTreeMap<String, PodState> = BTreeMap::new();
     let mut progress = StackProgress { name: name.to_string(), generation, ..Default::default() };
     loop {
         let change = match tokio::time::timeout_at(deadline, changes.next()).await {
@@ -204,7 +204,7 @@ pub async fn follow(connection: &Connection, name: &str, generation: i64, timeou
             },
             Change::Pod(event) => match *event {
                 watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => {
-                    live_pods.insert(pod.name_any(), pod);
+                    live_pods.insert(pod.name_any(), PodState::from(pod));
                 }
                 watcher::Event::Delete(pod) => {
                     live_pods.remove(&pod.name_any());
@@ -214,7 +214,7 @@ pub async fn follow(connection: &Connection, name: &str, generation: i64, timeou
             },
         }
         let Some(stack) = &stack else { continue };
-        let pods: Vec<&Pod> = live_pods.values().collect();
+        let pods: Vec<&PodState> = live_pods.values().collect();
         progress = progress_of(stack, generation, &pods);
         view.show(&progress);
         if progress.is_ready() {
@@ -247,7 +247,7 @@ fn timed_out(progress: &StackProgress, timeout: Duration) -> String {
 
 /// The stack's progress toward `generation`: its status, with the pods' own stuck reasons
 /// (unschedulable, image pull, crash loop) where the status has not caught up with them yet.
-pub fn progress_of(stack: &ComposeStack, generation: i64, pods: &[&Pod]) -> StackProgress {
+pub fn progress_of(stack: &ComposeStack, generation: i64, pods: &[&PodState]) -> StackProgress {
     let status = stack.status.clone().unwrap_or_default();
     let observed = status.observed_generation.is_some_and(|g| g >= generation);
     let message = status.conditions.iter().find(|c| c.status == "True").map(|c| c.message.clone()).filter(|m| !m.is_empty());
@@ -257,7 +257,7 @@ pub fn progress_of(stack: &ComposeStack, generation: i64, pods: &[&Pod]) -> Stac
         .map(|service| {
             let job = service.kind == "Job";
             let ready = if job { service.succeeded } else { service.ready_replicas };
-            let own: Vec<&Pod> = pods.iter().copied().filter(|p| p.labels().get(names::SERVICE).map(String::as_str) == Some(service.name.as_str())).collect();
+            let own: Vec<&PodState> = pods.iter().copied().filter(|p| p.service() == Some(service.name.as_str())).collect();
             let stuck = (!service.ready).then(|| pod_problem(&own)).flatten();
             let detail = match (stuck, &service.message) {
                 (Some(stuck), Some(message)) if !message.contains(&stuck) => Some(format!("{message}; {stuck}")),
@@ -313,7 +313,7 @@ mod tests {
             "status": {"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available: 3 Insufficient cpu."}]},
         }))
         .unwrap();
-        let progress = progress_of(&stack, 3, &[&pending]);
+        let progress = progress_of(&stack, 3, &[&PodState::from(pending)]);
         assert!(progress.observed && !progress.is_ready() && !progress.is_stalled());
         assert_eq!(
             progress.stuck(),

@@ -4,9 +4,9 @@
 //! One watch per kind (label-selected, as the operator's objects are) feeds a cache indexed by
 //! namespace and stack. What is kept is only what the operator reads: metadata for
 //! ConfigMaps, Secrets, Services, NetworkPolicies and claims (their bodies, packed project
-//! files among them, are never fetched: the watch asks for metadata only); workloads with
-//! their status but without pod templates; pods reduced to what explains a stuck pod.
-//! `managedFields` go from everything.
+//! files among them, are never fetched: the watch asks for metadata only); workloads as their
+//! progress; pods as what explains a stuck pod ([`super::pods::PodState`]). Of metadata, only
+//! what a decision reads is kept.
 //!
 //! The caches lag the API server by a watch event. What that means for a reconcile, and how
 //! it keeps reading its own writes, is in [`super::ledger`].
@@ -14,11 +14,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, ContainerStatus, Namespace, Pod, PodCondition, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
 
+use super::ledger::FINGERPRINT;
+use super::pods::PodState;
+use super::progress::Progress;
+use super::reconcile::JOB_TEMPLATE_HASH;
 use crate::build::admission::{ENFORCE_LABEL, PodSecurityLevel};
 
 use crate::build::names;
@@ -29,23 +33,34 @@ use crate::build::object::{Kind, Object};
 pub enum Cached {
     /// Kinds whose body the operator never reads.
     Metadata(Kind, Box<ObjectMeta>),
-    /// Workloads, whose status the operator reads; pod templates removed. (Both boxed: a
-    /// metadata entry should not take a workload's size.)
-    Workload(Box<Object>),
+    /// Workloads, whose status the operator reads. (Both boxed: a metadata entry should not
+    /// take a workload's size.)
+    Workload(Box<Workload>),
+}
+
+/// What is kept of a workload: how far it is, read from its status as it arrives, and the
+/// replicas its spec asks for (suspending reads them). The object itself (its pod template,
+/// 2.8 KiB as decoded before any of its strings) is not kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    pub kind: Kind,
+    pub metadata: ObjectMeta,
+    pub progress: Progress,
+    pub replicas: Option<i32>,
 }
 
 impl Cached {
     pub fn kind(&self) -> Kind {
         match self {
             Cached::Metadata(kind, _) => *kind,
-            Cached::Workload(object) => object.kind(),
+            Cached::Workload(workload) => workload.kind,
         }
     }
 
     pub fn metadata(&self) -> &ObjectMeta {
         match self {
             Cached::Metadata(_, metadata) => metadata,
-            Cached::Workload(object) => object.metadata(),
+            Cached::Workload(workload) => &workload.metadata,
         }
     }
 
@@ -53,88 +68,68 @@ impl Cached {
         self.metadata().name.as_deref().unwrap_or_default()
     }
 
-    /// The whole object, for workloads.
-    pub fn workload(&self) -> Option<&Object> {
+    pub fn workload(&self) -> Option<&Workload> {
         match self {
-            Cached::Workload(object) => Some(object),
+            Cached::Workload(workload) => Some(workload),
             Cached::Metadata(..) => None,
         }
     }
 
     /// What the cache keeps of an object of a kind whose status is read.
     pub fn workload_of(object: Object) -> Cached {
+        let progress = Progress::of(&object);
+        let replicas = match &object {
+            Object::Deployment(d) => d.spec.replicas,
+            Object::StatefulSet(s) => s.spec.replicas,
+            _ => None,
+        };
+        let kind = object.kind();
         let mut object = object;
-        slim_metadata(object.metadata_mut());
-        match &mut object {
-            Object::Deployment(d) => d.spec.template = Default::default(),
-            Object::StatefulSet(s) => {
-                s.spec.template = Default::default();
-                s.spec.volume_claim_templates = None;
-            }
-            Object::DaemonSet(d) => d.spec.template = Default::default(),
-            Object::Job(j) => j.spec.iter_mut().for_each(|s| s.template = Default::default()),
-            _ => {}
-        }
-        Cached::Workload(Box::new(object))
+        let metadata = kept_metadata(std::mem::take(object.metadata_mut()));
+        Cached::Workload(Box::new(Workload { kind, metadata, progress, replicas }))
     }
 
     pub fn metadata_of(kind: Kind, metadata: ObjectMeta) -> Cached {
-        let mut metadata = metadata;
-        slim_metadata(&mut metadata);
-        Cached::Metadata(kind, Box::new(metadata))
+        Cached::Metadata(kind, Box::new(kept_metadata(metadata)))
     }
 }
 
-/// Drops what no decision reads and what costs the most memory: field ownership and
-/// kubectl's copy of the last applied body.
-fn slim_metadata(metadata: &mut ObjectMeta) {
+/// The labels a decision reads: the stack's (the caches' index) and `managed-by` (a claim
+/// kept past its stack is recognised by it).
+const READ_LABELS: [&str; 2] = [names::STACK, names::MANAGED_BY];
+/// The annotations a decision reads: what an object was applied from.
+const READ_ANNOTATIONS: [&str; 2] = [FINGERPRINT, JOB_TEMPLATE_HASH];
+
+/// Of an owned object's metadata, what the reconcile reads: name, namespace, uid, versions,
+/// the controller's owner reference, and the labels and annotations above. The rest (field
+/// ownership, kubectl's copy of the last applied body, the translation's descriptive labels)
+/// is most of its size, and at thousands of objects most of the caches'.
+fn kept_metadata(metadata: ObjectMeta) -> ObjectMeta {
+    let kept = |map: Option<BTreeMap<String, String>>, keys: &[&str]| {
+        let kept: BTreeMap<String, String> = map.into_iter().flatten().filter(|(key, _)| keys.contains(&key.as_str())).collect();
+        (!kept.is_empty()).then_some(kept)
+    };
+    let controller = metadata.owner_references.into_iter().flatten().find(|r| r.controller == Some(true));
+    ObjectMeta {
+        name: metadata.name,
+        namespace: metadata.namespace,
+        uid: metadata.uid,
+        resource_version: metadata.resource_version,
+        generation: metadata.generation,
+        owner_references: controller.map(|r| vec![r]),
+        labels: kept(metadata.labels, &READ_LABELS),
+        annotations: kept(metadata.annotations, &READ_ANNOTATIONS),
+        ..Default::default()
+    }
+}
+
+/// Drops from a stack what no decision reads and what costs the most memory: field ownership
+/// and kubectl's copy of the last applied body.
+pub fn slim_metadata(metadata: &mut ObjectMeta) {
     metadata.managed_fields = None;
     if let Some(annotations) = &mut metadata.annotations {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
-}
-
-/// A pod as far as [`super::progress`] reads it: its name, its service label, whether it is
-/// being deleted, its restart policy and phase, the scheduler's verdict, the containers' waiting reasons, restart counts and how a
-/// terminated container ended.
-pub fn slim_pod(pod: Pod) -> Pod {
-    let Pod { metadata, spec, status } = pod;
-    let labels = metadata.labels.map(|labels| labels.into_iter().filter(|(key, _)| key == names::STACK || key == names::SERVICE).collect());
-    let metadata = ObjectMeta {
-        name: metadata.name,
-        namespace: metadata.namespace,
-        labels,
-        resource_version: metadata.resource_version,
-        deletion_timestamp: metadata.deletion_timestamp,
-        ..Default::default()
-    };
-    let ended =
-        |terminated: ContainerStateTerminated| ContainerStateTerminated { exit_code: terminated.exit_code, reason: terminated.reason, ..Default::default() };
-    let waiting_only = |statuses: Option<Vec<ContainerStatus>>| {
-        statuses.map(|statuses| {
-            statuses
-                .into_iter()
-                .map(|s| ContainerStatus {
-                    name: s.name,
-                    restart_count: s.restart_count,
-                    state: s.state.map(|state| ContainerState { waiting: state.waiting, terminated: state.terminated.map(ended), ..Default::default() }),
-                    ..Default::default()
-                })
-                .collect()
-        })
-    };
-    let status = status.map(|status| PodStatus {
-        phase: status.phase,
-        conditions: status.conditions.map(|c| {
-            c.into_iter().filter(|c| c.type_ == "PodScheduled").map(|c| PodCondition { last_probe_time: None, last_transition_time: None, ..c }).collect()
-        }),
-        container_statuses: waiting_only(status.container_statuses),
-        init_container_statuses: waiting_only(status.init_container_statuses),
-        ..Default::default()
-    });
-    // The restart policy tells an ended container that will be restarted (a crash loop) from one that is done.
-    let spec = spec.map(|spec| PodSpec { restart_policy: spec.restart_policy, ..Default::default() });
-    Pod { metadata, spec, status }
 }
 
 /// Anything a cache holds: it has metadata carrying the stack label.
@@ -148,7 +143,7 @@ impl HasMetadata for Cached {
     }
 }
 
-impl HasMetadata for Pod {
+impl HasMetadata for PodState {
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
     }
@@ -306,7 +301,7 @@ impl NamespaceLevels {
 /// The caches of one watched scope (all namespaces, or one).
 pub struct Caches {
     owned: HashMap<Kind, Cache<Cached>>,
-    pub pods: Cache<Pod>,
+    pub pods: Cache<PodState>,
     pub namespaces: NamespaceLevels,
 }
 
@@ -349,8 +344,11 @@ mod tests {
     use serde_json::json;
 
     fn config_map(name: &str, stack: &str) -> Cached {
-        let metadata: ObjectMeta = serde_json::from_value(json!({"name": name, "namespace": "ns", "labels": {names::STACK: stack},
-            "managedFields": [{"manager": "x"}], "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}", "keep": "me"}}))
+        let metadata: ObjectMeta = serde_json::from_value(json!({"name": name, "namespace": "ns", "uid": "u", "resourceVersion": "7",
+            "labels": {names::STACK: stack, "app.kubernetes.io/name": "x"}, "creationTimestamp": "2024-01-01T00:00:00Z",
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "other", "uid": "o"},
+                                {"apiVersion": "compose-operator.dev/v1alpha1", "kind": "ComposeStack", "name": stack, "uid": "s", "controller": true}],
+            "managedFields": [{"manager": "x"}], "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}", FINGERPRINT: "f"}}))
         .unwrap();
         Cached::metadata_of(Kind::ConfigMap, metadata)
     }
@@ -366,8 +364,12 @@ mod tests {
         assert_eq!(cache.of_stack("ns", "shop").iter().map(|c| c.name().to_string()).collect::<Vec<_>>(), ["a"]);
         assert_eq!(cache.len(), 2);
         let kept = &cache.of_stack("ns", "shop")[0];
-        assert_eq!(kept.metadata().managed_fields, None);
-        assert_eq!(kept.metadata().annotations.as_ref().unwrap().keys().collect::<Vec<_>>(), ["keep"]);
+        assert_eq!(
+            serde_json::to_value(kept.metadata()).unwrap(),
+            json!({"name": "a", "namespace": "ns", "uid": "u", "resourceVersion": "7", "labels": {names::STACK: "shop"}, "annotations": {FINGERPRINT: "f"},
+                   "ownerReferences": [{"apiVersion": "compose-operator.dev/v1alpha1", "kind": "ComposeStack", "name": "shop", "uid": "s", "controller": true}]}),
+            "only what a decision reads is kept"
+        );
 
         cache.apply(Event::Apply(config_map("a", "blog")));
         assert!(cache.of_stack("ns", "shop").is_empty(), "a relabelled object moves");
@@ -381,27 +383,18 @@ mod tests {
     }
 
     #[test]
-    fn a_pod_keeps_only_what_explains_it() {
-        let pod: Pod = serde_json::from_value(json!({
-            "metadata": {"name": "web-1", "namespace": "ns", "labels": {names::STACK: "s", names::SERVICE: "web", "pod-template-hash": "x"}, "managedFields": [{}]},
-            "spec": {"containers": [{"name": "web", "image": "nginx", "env": [{"name": "A", "value": "b"}]}], "restartPolicy": "Always"},
-            "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}, {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
-                       "containerStatuses": [{"name": "web", "image": "nginx", "imageID": "", "ready": false, "restartCount": 3,
-                                              "state": {"waiting": {"reason": "CrashLoopBackOff"}}},
-                                             {"name": "once", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
-                                              "state": {"terminated": {"exitCode": 3, "reason": "Error", "startedAt": "2024-01-01T00:00:00Z", "containerID": "x"}}}]}
-        }))
+    fn a_workload_is_kept_as_its_progress_and_replicas() {
+        let deployment = Object::from_json(
+            Kind::Deployment,
+            json!({"metadata": {"name": "web", "generation": 2, "labels": {names::STACK: "shop"}},
+                   "spec": {"replicas": 3, "selector": {}, "template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}},
+                   "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 1, "availableReplicas": 1}}),
+        )
         .unwrap();
-        let slim = slim_pod(pod);
-        assert_eq!(
-            serde_json::to_value(&slim).unwrap(),
-            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "ns", "labels": {names::STACK: "s", names::SERVICE: "web"}},
-                   "spec": {"containers": [], "restartPolicy": "Always"},
-                   "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
-                              "containerStatuses": [{"name": "web", "image": "", "imageID": "", "ready": false, "restartCount": 3,
-                                                     "state": {"waiting": {"reason": "CrashLoopBackOff"}}},
-                                                    {"name": "once", "image": "", "imageID": "", "ready": false, "restartCount": 0,
-                                                     "state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]}})
-        );
+        let progress = Progress::of(&deployment);
+        let cached = Cached::workload_of(deployment);
+        let workload = cached.workload().unwrap();
+        assert_eq!((workload.kind, workload.replicas, &workload.progress), (Kind::Deployment, Some(3), &progress));
+        assert_eq!(cached.metadata().generation, Some(2));
     }
 }

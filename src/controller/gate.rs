@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use super::live::Live;
-use super::progress::Progress;
 use crate::build::{DependencyCondition, ServicePlan, WorkloadKind};
 
 /// The services that must not be created yet, with what each waits for.
@@ -37,7 +36,7 @@ pub fn waiting(plans: &[ServicePlan], live: &Live) -> BTreeMap<String, String> {
 
 fn meets(target: &ServicePlan, live: &Live, condition: DependencyCondition) -> bool {
     let Some(workload) = live.get(target.kind.into(), &target.name).and_then(|o| o.workload()) else { return false };
-    let progress = Progress::of(workload);
+    let progress = &workload.progress;
     match condition {
         DependencyCondition::Started => progress.started,
         DependencyCondition::Healthy => progress.ready,

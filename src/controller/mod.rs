@@ -16,6 +16,7 @@ pub mod http;
 pub mod ledger;
 pub mod live;
 pub mod metrics;
+pub mod pods;
 pub mod progress;
 pub mod reconcile;
 pub mod status;
@@ -42,10 +43,11 @@ use crate::api::ComposeStack;
 use crate::build::Policy;
 use crate::build::names;
 use crate::build::object::{Kind, KindVisitor, ManagedType};
-use cache::{Cached, Caches, slim_pod};
+use cache::{Cached, Caches};
 use context::{Context, Shared};
 use http::Health;
 use metrics::Metrics;
+use pods::PodState;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -306,7 +308,20 @@ async fn run_controller(namespace: Option<&str>, shared: Arc<Shared>, stop: impl
     let client = shared.client.clone();
     let caches = Arc::new(Caches::new());
     let context = Arc::new(Context::new(shared.clone(), caches.clone()));
-    let mut controller = Controller::new(scoped::<ComposeStack>(&client, namespace), watcher::Config::default())
+    // The stacks' store keeps no field ownership and no kubectl copy of the last applied stack
+    // (nothing reads them; at a thousand stacks they are megabytes). A stack is reconciled when its spec changes (its generation), not when its
+    // status does: the status is this operator's own write, and reconciling on it would run
+    // every stack once more after each of its status changes for nothing.
+    let (stacks, writer) = kube::runtime::reflector::store();
+    let stack_changes = kube::runtime::reflector(
+        writer,
+        watcher(scoped::<ComposeStack>(&client, namespace), watcher::Config::default()).default_backoff().modify(|stack| {
+            cache::slim_metadata(&mut stack.metadata);
+        }),
+    )
+    .applied_objects()
+    .predicate_filter(kube::runtime::predicates::generation, Default::default());
+    let mut controller = Controller::for_stream(stack_changes, stacks)
         // Bursts of child status updates (pods becoming ready one by one) become one reconcile.
         .with_config(controller::Config::default().debounce(Duration::from_millis(500)));
     shared.metrics.watch_stacks(controller.store());
@@ -322,12 +337,13 @@ async fn run_controller(namespace: Option<&str>, shared: Arc<Shared>, stop: impl
         move |event| {
             let woken = match event {
                 Ok(event) => {
-                    let event = event.modify(|pod| *pod = slim_pod(std::mem::take(pod)));
+                    let event = map_event(event, PodState::from);
                     let woken = match &event {
                         watcher::Event::Apply(pod) => {
                             let before =
                                 caches.pods.get(pod.metadata.namespace.as_deref().unwrap_or_default(), pod.metadata.name.as_deref().unwrap_or_default());
-                            progress::problem_changed(before.as_deref(), pod).then(|| pod.clone())
+                            // The trigger needs only the pod's name, namespace and stack label.
+                            pods::problem_changed(before.as_deref(), pod).then(|| Pod { metadata: pod.metadata.clone(), ..Default::default() })
                         }
                         _ => None,
                     };

@@ -4,7 +4,6 @@
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::api::ServiceStatus;
@@ -56,76 +55,6 @@ impl Progress {
             message: self.failure.or(self.message),
         }
     }
-}
-
-/// Container states that will not go away by themselves, worth a person's attention.
-const STUCK_REASONS: [&str; 7] =
-    ["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"];
-
-/// Why the first troubled pod among a service's pods is not running: unschedulable (with
-/// the scheduler's words), or a container stuck pulling, misconfigured, or ended and waiting
-/// to be restarted (a crash loop).
-pub fn pod_problem(pods: &[&Pod]) -> Option<String> {
-    pods.iter().find_map(|pod| {
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
-        let status = pod.status.as_ref()?;
-        let unschedulable =
-            status.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
-        if let Some(condition) = unschedulable {
-            return Some(format!("pod {name} cannot be scheduled: {}", condition.message.as_deref().unwrap_or("no node fits")));
-        }
-        let containers = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
-        containers.filter_map(|c| Some((c, c.state.as_ref()?))).find_map(|(container, state)| {
-            if let Some(waiting) = &state.waiting {
-                let reason = waiting.reason.as_deref().filter(|r| STUCK_REASONS.contains(r))?;
-                let detail = waiting.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-                return Some(format!("pod {name}, container {}: {reason}{detail}", container.name));
-            }
-            let ended = state.terminated.as_ref().filter(|ended| will_restart(pod, ended))?;
-            let reason = ended.reason.as_deref().filter(|r| *r != "Error" && *r != "Completed").map(|r| format!(", {r}")).unwrap_or_default();
-            let restarts = match container.restart_count {
-                0 => String::new(),
-                1 => ", restarted once".to_string(),
-                n => format!(", restarted {n} times"),
-            };
-            Some(format!("pod {name}, container {}: CrashLoopBackOff: exit code {}{reason}{restarts}", container.name, ended.exit_code))
-        })
-    })
-}
-
-/// The kubelet starts this ended container again after a back-off: a crash loop. The kubelet
-/// says `CrashLoopBackOff` only for the instant before each restart; for the whole back-off the
-/// container shows as terminated, so that is what names the loop.
-fn will_restart(pod: &Pod, ended: &ContainerStateTerminated) -> bool {
-    let finished = pod.status.as_ref().and_then(|s| s.phase.as_deref()).is_some_and(|phase| phase == "Failed" || phase == "Succeeded");
-    if pod.metadata.deletion_timestamp.is_some() || finished {
-        return false;
-    }
-    match pod.spec.as_ref().and_then(|spec| spec.restart_policy.as_deref()).unwrap_or("Always") {
-        "Always" => true,
-        "OnFailure" => ended.exit_code != 0,
-        _ => false,
-    }
-}
-
-/// What explains the pod changed (a crash loop began, a pull started failing, a back-off grew):
-/// worth waking its stack, whose workload's status may say nothing new while the pod waits.
-pub fn problem_changed(before: Option<&Pod>, after: &Pod) -> bool {
-    before.and_then(|pod| pod_problem(&[pod])) != pod_problem(&[after])
-}
-
-/// How the first container that ended in failure among a service's pods ended: what a failed
-/// Job's own status never says (it only counts failed pods).
-pub fn failed_container(pods: &[&Pod]) -> Option<String> {
-    pods.iter().find_map(|pod| {
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
-        let status = pod.status.as_ref()?;
-        let containers = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
-        containers.filter_map(|c| Some((&c.name, c.state.as_ref()?.terminated.as_ref()?))).find(|(_, ended)| ended.exit_code != 0).map(|(container, ended)| {
-            let reason = ended.reason.as_deref().filter(|r| *r != "Error").map(|r| format!(", {r}")).unwrap_or_default();
-            format!("pod {name}, container {container}: exit code {}{reason}", ended.exit_code)
-        })
-    })
 }
 
 /// The workload's controller has not caught up with the latest spec yet.
@@ -313,81 +242,6 @@ mod tests {
         assert_eq!(failed.failure.as_deref(), Some("the job failed: BackoffLimitExceeded"));
         let running = Progress::of(&job(json!([]), 0));
         assert_eq!((running.ready, running.message.as_deref()), (false, Some("0/1 completions")));
-    }
-
-    #[test]
-    fn pod_problems_name_the_pod_and_the_reason() {
-        let pod = |status: serde_json::Value| -> Pod { serde_json::from_value(json!({"metadata": {"name": "web-1"}, "status": status})).unwrap() };
-        let pending = pod(
-            json!({"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "persistentvolumeclaim \"data\" not found"}]}),
-        );
-        let pulling = pod(json!({"containerStatuses": [{"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
-                                  "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"x\""}}}]}));
-        let starting = pod(json!({"containerStatuses": [{"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
-                                   "state": {"waiting": {"reason": "ContainerCreating"}}}]}));
-        assert_eq!(pod_problem(&[&starting, &pending]).as_deref(), Some("pod web-1 cannot be scheduled: persistentvolumeclaim \"data\" not found"));
-        assert_eq!(pod_problem(&[&pulling]).as_deref(), Some("pod web-1, container web: ImagePullBackOff: Back-off pulling image \"x\""));
-        assert_eq!(pod_problem(&[&starting]), None, "a container that is being created is not stuck");
-    }
-
-    #[test]
-    fn an_ended_container_that_will_restart_is_a_crash_loop() {
-        let pod = |restart_policy: &str, exit_code: i32, restart_count: i32| -> Pod {
-            serde_json::from_value(json!({"metadata": {"name": "web-1"}, "spec": {"containers": [], "restartPolicy": restart_policy},
-                "status": {"containerStatuses": [{"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": restart_count,
-                           "state": {"terminated": {"exitCode": exit_code, "reason": if exit_code == 0 { "Completed" } else { "Error" }}}}]}}))
-            .unwrap()
-        };
-        assert_eq!(pod_problem(&[&pod("Always", 1, 0)]).as_deref(), Some("pod web-1, container web: CrashLoopBackOff: exit code 1"));
-        assert_eq!(pod_problem(&[&pod("Always", 0, 1)]).as_deref(), Some("pod web-1, container web: CrashLoopBackOff: exit code 0, restarted once"));
-        assert_eq!(pod_problem(&[&pod("OnFailure", 2, 4)]).as_deref(), Some("pod web-1, container web: CrashLoopBackOff: exit code 2, restarted 4 times"));
-        assert_eq!(pod_problem(&[&pod("OnFailure", 0, 0)]), None, "a one-shot that completed");
-        assert_eq!(pod_problem(&[&pod("Never", 3, 0)]), None, "a failed Job's pod is not restarted: failed_container names it");
-        let mut stopping = pod("Always", 143, 0);
-        stopping.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()));
-        assert_eq!(pod_problem(&[&stopping]), None, "a pod being deleted (a rollout, a scale-down) ends for good");
-        let mut evicted = pod("Always", 137, 0);
-        evicted.status.as_mut().unwrap().phase = Some("Failed".into());
-        assert_eq!(pod_problem(&[&evicted]), None, "an evicted pod is not restarted");
-    }
-
-    #[test]
-    fn a_pod_wakes_its_stack_only_when_its_problem_changes() {
-        let pod = |state: serde_json::Value| -> Pod {
-            serde_json::from_value(json!({"metadata": {"name": "web-1"}, "status": {"containerStatuses": [
-                {"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 2, "state": state}]}}))
-            .unwrap()
-        };
-        let running = pod(json!({"running": {}}));
-        let crashed = pod(json!({"terminated": {"exitCode": 1}}));
-        let looping = pod(json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container"}}));
-        let longer = pod(json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s restarting failed container"}}));
-        let mut crashed_again = crashed.clone();
-        crashed_again.status.as_mut().unwrap().container_statuses.as_mut().unwrap()[0].restart_count = 3;
-        assert!(!problem_changed(None, &running), "a new pod that runs");
-        assert!(problem_changed(Some(&running), &crashed), "an exit: the back-off begins, and the pod says so only now");
-        assert!(problem_changed(Some(&crashed), &crashed_again), "another crash");
-        assert!(problem_changed(Some(&crashed), &looping));
-        assert!(!problem_changed(Some(&looping), &looping.clone()));
-        assert!(problem_changed(Some(&looping), &longer));
-        assert!(problem_changed(Some(&looping), &running), "the problem went away");
-        assert!(problem_changed(None, &looping));
-    }
-
-    #[test]
-    fn a_failed_container_is_named_with_its_exit_code() {
-        let pod = |name: &str, state: serde_json::Value| -> Pod {
-            serde_json::from_value(json!({"metadata": {"name": name}, "status": {"containerStatuses": [
-                {"name": "migrate", "image": "x", "imageID": "", "ready": false, "restartCount": 0, "state": state}]}}))
-            .unwrap()
-        };
-        let succeeded = pod("migrate-a", json!({"terminated": {"exitCode": 0, "reason": "Completed"}}));
-        let failed = pod("migrate-b", json!({"terminated": {"exitCode": 3, "reason": "Error"}}));
-        let killed = pod("migrate-c", json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}));
-        let running = pod("migrate-d", json!({"running": {}}));
-        assert_eq!(failed_container(&[&succeeded, &running, &failed]).as_deref(), Some("pod migrate-b, container migrate: exit code 3"));
-        assert_eq!(failed_container(&[&killed]).as_deref(), Some("pod migrate-c, container migrate: exit code 137, OOMKilled"));
-        assert_eq!(failed_container(&[&succeeded, &running]), None);
     }
 
     #[test]

@@ -24,11 +24,11 @@ use super::gate;
 use super::ledger::FINGERPRINT;
 use super::live::{Live, controller_of};
 use super::metrics::Outcome;
-use super::progress::{Progress, failed_container, pod_problem};
+use super::pods::{PodState, failed_container, pod_problem};
 use super::status::{self, Assessment, MAX_MESSAGE, Problem, holding, listed_of, truncate};
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
 use crate::build::object::Kind;
-use crate::build::{self, Object, Translation, names, project_files};
+use crate::build::{self, Object, Translation, project_files};
 
 /// How soon a stack blocked by someone else's object looks again: that object's removal
 /// sends no event the operator watches.
@@ -208,7 +208,7 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
         services.push(match (waiting.get(&plan.name), workload) {
             (Some(reason), _) => not_yet(reason),
             (None, Some(workload)) => {
-                let progress = Progress::of(workload);
+                let progress = workload.progress.clone();
                 if let (None, Some(failure)) = (&problem, &progress.failure) {
                     let exit =
                         failed_container(&pass.pods_of(&plan.name).iter().map(Arc::as_ref).collect::<Vec<_>>()).map(|e| format!(" ({e})")).unwrap_or_default();
@@ -365,10 +365,9 @@ impl<'a> Pass<'a> {
         let workloads: Vec<Cached> = self.live.objects().filter(|o| o.workload().is_some()).cloned().collect();
         for object in workloads {
             let reference = format!("{}/{}", object.kind(), object.name());
-            let replicas = match object.workload() {
-                Some(Object::Deployment(d)) => d.spec.replicas,
-                Some(Object::StatefulSet(s)) => s.spec.replicas,
-                Some(Object::DaemonSet(_)) => {
+            let replicas = match object.kind() {
+                Kind::Deployment | Kind::StatefulSet => object.workload().and_then(|w| w.replicas),
+                Kind::DaemonSet => {
                     self.delete(&object, format!("{reference} (suspended)")).await?;
                     continue;
                 }
@@ -383,9 +382,9 @@ impl<'a> Pass<'a> {
     }
 
     /// The pods of one service (by its Kubernetes name), from the pod cache.
-    fn pods_of(&self, service: &str) -> Vec<Arc<k8s_openapi::api::core::v1::Pod>> {
+    fn pods_of(&self, service: &str) -> Vec<Arc<PodState>> {
         let mut pods = self.context.caches.pods.of_stack(&self.namespace, &self.stack);
-        pods.retain(|p| p.metadata.labels.as_ref().and_then(|l| l.get(names::SERVICE)).is_some_and(|s| s == service));
+        pods.retain(|p| p.service() == Some(service));
         pods
     }
 

@@ -30,7 +30,18 @@ impl Operator {
             log_dir.join(format!("{log_name}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()));
         let file = std::fs::File::create(&log).expect("log file");
         let requeue: &[&str] = if extra_args.contains(&"--requeue-seconds") { &[] } else { &["--requeue-seconds", "30"] };
-        let child = Command::new(env!("CARGO_BIN_EXE_compose-operator"))
+        // A profiler to run the operator under (`valgrind --tool=massif …`), for measuring.
+        let wrapper = std::env::var("COMPOSE_OPERATOR_E2E_WRAP").unwrap_or_default();
+        let mut wrapper = wrapper.split_whitespace();
+        let mut command = match wrapper.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(wrapper).arg(env!("CARGO_BIN_EXE_compose-operator"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_compose-operator")),
+        };
+        let child = command
             .args(["run", "--metrics-addr", "127.0.0.1:0"])
             .args(scope)
             .args(requeue)
@@ -72,6 +83,10 @@ impl Operator {
 
 impl Drop for Operator {
     fn drop(&mut self) {
+        if std::env::var_os("COMPOSE_OPERATOR_E2E_WRAP").is_some() {
+            // A profiler writes its report when the process exits by itself.
+            self.terminate();
+        }
         self.kill();
         if std::thread::panicking() {
             eprintln!("---- operator log ({}) ----\n{}", self.log.display(), self.log_text());
