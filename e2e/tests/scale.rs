@@ -260,38 +260,50 @@ async fn operator_run(client: &Client, p: &Parameters, namespaces: &[String], ru
 /// long-running and counted once each, so they are left out).
 fn apiserver_requests() -> BTreeMap<String, f64> {
     let output = tool("kubectl").args(["get", "--raw", "/metrics"]).output().expect("kubectl get --raw /metrics");
-    let mut by_verb = BTreeMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines().filter(|l| l.starts_with("apiserver_request_total{")) {
-        let Some(verb) = line.split("verb=\"").nth(1).and_then(|rest| rest.split('"').next()) else { continue };
-        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else { continue };
-        if verb != "WATCH" {
-            *by_verb.entry(verb.to_string()).or_default() += value;
-        }
-    }
+    let mut by_verb = sum_by(&String::from_utf8_lossy(&output.stdout), "apiserver_request_total{", "verb");
+    by_verb.remove("WATCH");
     by_verb
+}
+
+/// The operator's /metrics text (empty if it cannot be read).
+fn operator_metrics(operator: &Operator) -> String {
+    use std::io::{Read, Write};
+    let log = operator.log_text();
+    let Some(address) = log.lines().find_map(|l| l.split("address=").nth(1).map(|a| a.split_whitespace().next().unwrap_or_default().to_string())) else {
+        return String::new();
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect(&address) else { return String::new() };
+    let _ = stream.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes());
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body);
+    body
 }
 
 /// The operator's own `compose_operator_api_requests_total`, summed by verb.
 fn operator_requests(operator: &Operator) -> BTreeMap<String, f64> {
-    let log = operator.log_text();
-    let Some(address) = log.lines().find_map(|l| l.split("address=").nth(1).map(|a| a.split_whitespace().next().unwrap_or_default().to_string())) else {
-        return BTreeMap::new();
-    };
-    let text = {
-        use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect(&address) else { return BTreeMap::new() };
-        let _ = stream.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes());
-        let mut body = String::new();
-        let _ = stream.read_to_string(&mut body);
-        body
-    };
-    let mut by_verb = BTreeMap::new();
-    for line in text.lines().filter(|l| l.starts_with("compose_operator_api_requests_total{")) {
-        let Some(verb) = line.split("verb=\"").nth(1).and_then(|rest| rest.split('"').next()) else { continue };
-        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else { continue };
-        *by_verb.entry(verb.to_string()).or_default() += value;
+    sum_by(&operator_metrics(operator), "compose_operator_api_requests_total{", "verb")
+}
+
+/// A Prometheus text's samples of one metric (`prefix` up to its `{`), summed by one label.
+fn sum_by(text: &str, prefix: &str, label: &str) -> BTreeMap<String, f64> {
+    let mut sums = BTreeMap::new();
+    let key = format!("{label}=\"");
+    for line in text.lines().filter(|l| l.starts_with(prefix)) {
+        let Some(value) = line.split(key.as_str()).nth(1).and_then(|rest| rest.split('"').next()) else { continue };
+        let Some(sample) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else { continue };
+        *sums.entry(value.to_string()).or_default() += sample;
     }
-    by_verb
+    sums
+}
+
+/// The CPU time the process has used (user and system), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // USER_HZ is 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
@@ -371,6 +383,12 @@ async fn scale_many_stacks() {
             "scale: round {round}: operator peak RSS {:.1} MiB, {:.1} MiB at the end of the quiet window",
             memory_mib(operator.pid(), "VmHWM:"),
             memory_mib(operator.pid(), "VmRSS:")
+        );
+        let reconciles = sum_by(&operator_metrics(&operator), "compose_operator_reconciles_total{", "result");
+        println!(
+            "scale: round {round}: operator CPU {:.1} s since it started; reconciles: {}",
+            cpu_seconds(operator.pid()),
+            reconciles.iter().map(|(result, n)| format!("{result} {n:.0}")).collect::<Vec<_>>().join(", ")
         );
         assert!(operator.log_text().lines().all(|l| !l.contains("panicked")), "the operator panicked");
         if round == p.rounds {
