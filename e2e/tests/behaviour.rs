@@ -440,8 +440,9 @@ services:
     let crashed = pods.list(&selector).await.unwrap().items.remove(0);
     let last = pod_status(&crashed).container_statuses.unwrap()[0].last_state.clone().and_then(|s| s.terminated).expect("the last run ended");
     assert_eq!(last.exit_code, 1);
-    wait::until_true("the stack's status naming CrashLoopBackOff", || async {
-        service_message(&scene.ns, "crash", "crasher").await.is_some_and(|m| m.contains("CrashLoopBackOff"))
+    // Named from the ended container, with its exit code and how often it was restarted.
+    wait::until_true("the stack's status naming CrashLoopBackOff, the exit code and the restarts", || async {
+        service_message(&scene.ns, "crash", "crasher").await.is_some_and(|m| m.contains("container crasher: CrashLoopBackOff: exit code 1, restarted"))
     })
     .await;
 }

@@ -76,7 +76,7 @@ impl Cached {
     }
 
     /// What the cache keeps of an object of a kind whose status is read.
-    pub fn workload_of(object: Object) -> Cached {
+    pub fn workload_of(mut object: Object) -> Cached {
         let progress = Progress::of(&object);
         let replicas = match &object {
             Object::Deployment(d) => d.spec.replicas,
@@ -84,7 +84,6 @@ impl Cached {
             _ => None,
         };
         let kind = object.kind();
-        let mut object = object;
         let metadata = kept_metadata(std::mem::take(object.metadata_mut()));
         Cached::Workload(Box::new(Workload { kind, metadata, progress, replicas }))
     }
@@ -125,7 +124,7 @@ fn kept_metadata(metadata: ObjectMeta) -> ObjectMeta {
 
 /// Drops from a stack what no decision reads and what costs the most memory: field ownership
 /// and kubectl's copy of the last applied body.
-pub fn slim_metadata(metadata: &mut ObjectMeta) {
+pub fn slim_stack_metadata(metadata: &mut ObjectMeta) {
     metadata.managed_fields = None;
     if let Some(annotations) = &mut metadata.annotations {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");

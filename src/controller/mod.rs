@@ -309,14 +309,15 @@ async fn run_controller(namespace: Option<&str>, shared: Arc<Shared>, stop: impl
     let caches = Arc::new(Caches::new());
     let context = Arc::new(Context::new(shared.clone(), caches.clone()));
     // The stacks' store keeps no field ownership and no kubectl copy of the last applied stack
-    // (nothing reads them; at a thousand stacks they are megabytes). A stack is reconciled when its spec changes (its generation), not when its
-    // status does: the status is this operator's own write, and reconciling on it would run
-    // every stack once more after each of its status changes for nothing.
+    // (nothing reads them; at a thousand stacks they are megabytes). A stack is reconciled when
+    // its spec changes (its generation), not when its status does: the status is this
+    // operator's own write, and reconciling on it would run every stack once more after each
+    // of its status changes for nothing.
     let (stacks, writer) = kube::runtime::reflector::store();
     let stack_changes = kube::runtime::reflector(
         writer,
         watcher(scoped::<ComposeStack>(&client, namespace), watcher::Config::default()).default_backoff().modify(|stack| {
-            cache::slim_metadata(&mut stack.metadata);
+            cache::slim_stack_metadata(&mut stack.metadata);
         }),
     )
     .applied_objects()

@@ -37,6 +37,8 @@ pub enum RestartPolicy {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerFacts {
     pub name: String,
+    /// An init container: it ends by design, and only a failed one is run again.
+    pub init: bool,
     pub restart_count: i32,
     /// Why it is waiting (`reason`, `message`), when it is.
     pub waiting: Option<(Option<String>, Option<String>)>,
@@ -63,7 +65,8 @@ impl From<Pod> for PodState {
             .flatten()
             .find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
             .map(|c| c.message.unwrap_or_else(|| "no node fits".to_string()));
-        let containers = status.init_container_statuses.into_iter().flatten().chain(status.container_statuses.into_iter().flatten()).map(ContainerFacts::from);
+        let init = status.init_container_statuses.into_iter().flatten().map(|s| ContainerFacts { init: true, ..ContainerFacts::from(s) });
+        let containers = init.chain(status.container_statuses.into_iter().flatten().map(ContainerFacts::from));
         PodState { metadata, ending, restarts, unschedulable, containers: containers.collect() }
     }
 }
@@ -73,6 +76,7 @@ impl From<ContainerStatus> for ContainerFacts {
         let state = status.state.unwrap_or_default();
         ContainerFacts {
             name: status.name,
+            init: false,
             restart_count: status.restart_count,
             waiting: state.waiting.map(|w| (w.reason, w.message)),
             ended: state.terminated.map(|t| (t.exit_code, t.reason)),
@@ -89,11 +93,12 @@ impl PodState {
         self.metadata.labels.as_ref()?.get(names::SERVICE).map(String::as_str)
     }
 
-    /// The kubelet starts this ended container again after a back-off: a crash loop.
-    fn will_restart(&self, exit_code: i32) -> bool {
+    /// The kubelet starts this ended container again after a back-off: a crash loop. An init
+    /// container that succeeded is done (a webhook's injected one, in every running pod).
+    fn will_restart(&self, container: &ContainerFacts, exit_code: i32) -> bool {
         !self.ending
             && match self.restarts {
-                RestartPolicy::Always => true,
+                RestartPolicy::Always => !container.init || exit_code != 0,
                 RestartPolicy::OnFailure => exit_code != 0,
                 RestartPolicy::Never => false,
             }
@@ -121,7 +126,7 @@ pub fn pod_problem(pods: &[&PodState]) -> Option<String> {
                 let detail = message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
                 return Some(format!("pod {name}, container {}: {reason}{detail}", container.name));
             }
-            let (exit_code, reason) = container.ended.as_ref().filter(|(exit_code, _)| pod.will_restart(*exit_code))?;
+            let (exit_code, reason) = container.ended.as_ref().filter(|(exit_code, _)| pod.will_restart(container, *exit_code))?;
             let reason = reason.as_deref().filter(|r| *r != "Error" && *r != "Completed").map(|r| format!(", {r}")).unwrap_or_default();
             let restarts = match container.restart_count {
                 0 => String::new(),
@@ -185,8 +190,8 @@ mod tests {
                 restarts: RestartPolicy::OnFailure,
                 unschedulable: Some("no node fits".into()),
                 containers: vec![
-                    ContainerFacts { name: "init".into(), restart_count: 0, waiting: None, ended: Some((0, Some("Completed".into()))) },
-                    ContainerFacts { name: "web".into(), restart_count: 3, waiting: Some((Some("CrashLoopBackOff".into()), None)), ended: None },
+                    ContainerFacts { name: "init".into(), init: true, restart_count: 0, waiting: None, ended: Some((0, Some("Completed".into()))) },
+                    ContainerFacts { name: "web".into(), init: false, restart_count: 3, waiting: Some((Some("CrashLoopBackOff".into()), None)), ended: None },
                 ]
                 .into(),
             }
@@ -222,6 +227,14 @@ mod tests {
         let evicted = pod(json!({"metadata": {"name": "web-1"}, "spec": {"containers": []},
             "status": {"phase": "Failed", "containerStatuses": [{"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 0, "state": {"terminated": {"exitCode": 137}}}]}}));
         assert_eq!(pod_problem(&[&evicted]), None, "an evicted pod is not restarted");
+        let initialised = |exit_code: i32| {
+            pod(json!({"metadata": {"name": "web-1"}, "spec": {"containers": []}, "status": {
+                "initContainerStatuses": [{"name": "istio-init", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                                           "state": {"terminated": {"exitCode": exit_code}}}],
+                "containerStatuses": [{"name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 0, "state": {"running": {}}}]}}))
+        };
+        assert_eq!(pod_problem(&[&initialised(0)]), None, "an init container that succeeded is done, not crash looping");
+        assert_eq!(pod_problem(&[&initialised(1)]).as_deref(), Some("pod web-1, container istio-init: CrashLoopBackOff: exit code 1"));
     }
 
     #[test]

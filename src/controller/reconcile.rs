@@ -4,7 +4,7 @@
 //! then report. Reads come from the watch-fed caches: a reconcile that finds nothing changed
 //! sends no request at all.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -394,9 +394,16 @@ impl<'a> Pass<'a> {
         if services.iter().all(|s| s.ready || s.desired_replicas.is_none()) {
             return;
         }
+        // The stack's pods by service, once: not a pass over all of them per unready service.
+        let pods = self.context.caches.pods.of_stack(&self.namespace, &self.stack);
+        let mut by_service: HashMap<&str, Vec<&PodState>> = HashMap::new();
+        for pod in &pods {
+            if let Some(service) = pod.service() {
+                by_service.entry(service).or_default().push(pod);
+            }
+        }
         for (plan, status) in translation.services.iter().zip(services.iter_mut()).filter(|(_, s)| !s.ready && s.desired_replicas.is_some()) {
-            let pods = self.pods_of(&plan.name);
-            if let Some(problem) = pod_problem(&pods.iter().map(Arc::as_ref).collect::<Vec<_>>()) {
+            if let Some(problem) = by_service.get(plan.name.as_str()).and_then(|pods| pod_problem(pods)) {
                 status.message = Some(truncate(
                     &match status.message.take() {
                         Some(message) => format!("{message}; {problem}"),
