@@ -1,5 +1,5 @@
 # The two commands a newcomer runs are `make demo` and `make test` (see README.md).
-.PHONY: demo test test-unit test-e2e cluster-up cluster-down bench bench-e2e crds lint static image
+.PHONY: demo test test-unit test-e2e cluster-up cluster-down bench bench-e2e crds lint static image compare-translations
 
 demo:
 	bash e2e/demo.sh
@@ -22,6 +22,12 @@ cluster-down:
 
 bench:
 	cargo bench --bench translate
+
+# Every translation the tests make, recorded at BASE (default origin/main) and at the work tree,
+# compared byte for byte: a refactoring shows here that it changed no output.
+BASE ?=
+compare-translations:
+	bash e2e/compare-translations.sh $(BASE)
 
 # The scale run on the real cluster (operator beside plain kubectl); figures in docs/performance.md.
 # SCALE_STACKS stacks of SCALE_SERVICES services, three copies at once (kubectl, operator without

@@ -84,6 +84,19 @@ fn as_project(project: &Project) -> String {
     }
 }
 
+/// Both translations of a project in full, for e2e/compare-translations.sh.
+fn record(corpus: &str, project: &Project) {
+    let (text, overrides) = read_all(project);
+    let (mut spec, policy) = support::spec_and_policy(&text);
+    spec.overrides = overrides;
+    support::record::record(&format!("{corpus}-alone"), &project.name, &guarded(|| support::render("conformance", &spec, &policy)));
+    let packed = guarded(|| match input(project, corpus::stand_in_images(project)).project() {
+        Ok(packed) => support::render("conformance", &packed.spec, &Policy::default()),
+        Err(error) => format!("refused: {error}"),
+    });
+    support::record::record(&format!("{corpus}-project"), &project.name, &packed);
+}
+
 fn describe(result: Result<build::Translation, compose_operator::compose::diagnostic::Diagnostics>) -> String {
     match result {
         Ok(translation) => format!("converts ({} objects, {} warnings)", translation.objects().count(), translation.warnings.len()),
@@ -110,6 +123,9 @@ fn corpus_outcomes(corpus: &str) {
     let dir = corpus::corpus_dir(&root, corpus);
     let projects = corpus::projects(&dir, corpus);
     assert!(projects.len() > 20, "expected the whole {corpus} corpus, found {} files", projects.len());
+    if support::record::recording() {
+        projects.iter().for_each(|p| record(corpus, p));
+    }
     let table: String = projects.iter().map(|p| format!("{}\t{}\t{}\n", p.name, guarded(|| alone(p)), guarded(|| as_project(p)))).collect();
     let panics: Vec<&str> = table.lines().filter(|l| l.contains("PANIC: ")).collect();
     assert!(panics.is_empty(), "the translation panicked:\n{}", panics.join("\n"));

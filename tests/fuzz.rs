@@ -345,8 +345,11 @@ fn mutated_fixtures_are_answered_within_bounds() {
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
     let mut runner = TestRunner::new_with_rng(Config { cases: u32::MAX, failure_persistence: None, ..Config::default() }, rng);
     let deadline = Instant::now() + Duration::from_secs(seconds);
+    // FUZZ_CASES runs exactly that many cases instead (the same ones for a seed), and with
+    // TRANSLATION_RECORD_DIR records each one's translation.
+    let fixed_cases: Option<u64> = std::env::var("FUZZ_CASES").ok().and_then(|s| s.parse().ok());
     let mut cases = 0u64;
-    while Instant::now() < deadline {
+    while fixed_cases.map_or(Instant::now() < deadline, |fixed| cases < fixed) {
         let tree = strategy.new_tree(&mut runner).expect("generate");
         let (index, mutations, text_damage) = tree.current();
         let mut document = fixtures[index].clone();
@@ -355,6 +358,11 @@ fn mutated_fixtures_are_answered_within_bounds() {
         }
         let text = damage(compose_operator::yaml_writer::to_string(&document).unwrap(), &text_damage);
         cases += 1;
+        if support::record::recording() {
+            let (spec, policy) = support::spec_and_policy(&text);
+            let spec = compose_operator::api::ComposeStackSpec { compose: text.clone(), ..spec };
+            support::record::record("fuzz", &format!("case-{cases:05}"), &support::render("fuzz", &spec, &policy));
+        }
         if let Err(problem) = check(text.clone()) {
             panic!("fuzz case {cases} (FUZZ_SEED={seed}): {problem}\n--- input ---\n{}", &text[..text.len().min(20_000)]);
         }

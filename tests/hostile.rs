@@ -168,6 +168,7 @@ fn hostile_inputs_are_translated_or_refused_within_bounds() {
         let (name, translates) = (case.name, case.translates);
         let outcome = run(case);
         let verdict = if outcome.translated { format!("translated ({} objects)", outcome.answer) } else { format!("refused: {}", outcome.first_error) };
+        support::record::record("hostile", name, &verdict);
         writeln!(table, "| {name} | {verdict} | {:.2} s | {:.1} MiB |", outcome.took.as_secs_f64(), outcome.peak as f64 / 1048576.0).unwrap();
         if outcome.translated != translates {
             failures.push(format!("{name}: expected {}, got {verdict}", if translates { "a translation" } else { "a refusal" }));

@@ -4,6 +4,8 @@ use compose_operator::api::ComposeStack;
 use compose_operator::build::{self, Object, Policy, Translation, WorkloadKind};
 use serde_json::Value;
 
+mod support;
+
 fn translate_example(name: &str) -> Translation {
     let path = format!("{}/examples/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
     let stack: ComposeStack = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -77,4 +79,29 @@ fn django_dev_server() {
     assert_eq!(db.kind, WorkloadKind::StatefulSet);
     let password = &object(&translation, "StatefulSet", "db")["spec"]["template"]["spec"]["containers"][0]["env"];
     assert!(password.as_array().unwrap().iter().any(|e| e["name"] == "POSTGRES_PASSWORD" && e["value"] == "postgres"));
+}
+
+/// Every example translates: the ComposeStacks of examples/ and the plain compose files of
+/// examples/compose (what the README's `convert` reads).
+#[test]
+fn every_example_translates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut checked = 0;
+    for (group, dir) in [("examples", dir.clone()), ("examples-compose", dir.join("compose"))] {
+        let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let spec = match group {
+                "examples" => serde_saphyr::from_str::<ComposeStack>(&text).unwrap().spec,
+                _ => compose_operator::api::ComposeStackSpec { compose: text, ..Default::default() },
+            };
+            let output = support::render(&name, &spec, &Policy::default());
+            support::record::record(group, &name, &output);
+            assert!(!output.starts_with("refused"), "{} was refused:\n{output}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} examples found");
 }

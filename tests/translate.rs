@@ -15,6 +15,7 @@ fn converts_each_mapping_fixture() {
         let compose = std::fs::read_to_string(path).unwrap();
         let (spec, policy) = support::spec_and_policy(&compose);
         let output = support::render("demo", &spec, &policy);
+        support::record::record("fixtures-convert", &stack_name(path), &output);
         assert!(!output.starts_with("refused"), "{} was refused:\n{output}", stack_name(path));
         insta::assert_snapshot!(output);
     });
@@ -26,6 +27,7 @@ fn refuses_each_invalid_fixture_with_a_path() {
         let compose = std::fs::read_to_string(path).unwrap();
         let (spec, policy) = support::spec_and_policy(&compose);
         let output = support::render("demo", &spec, &policy);
+        support::record::record("fixtures-invalid", &stack_name(path), &output);
         assert!(output.starts_with("refused"), "{} was accepted:\n{output}", stack_name(path));
         insta::assert_snapshot!(output);
     });

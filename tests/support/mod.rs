@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod counting;
+pub mod record;
 pub mod validity;
 
 use std::collections::BTreeMap;

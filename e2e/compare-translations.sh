@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Shows that a change alters no translation output: records every translation the tests make
+# (the mapping and invalid fixtures, examples/, the three conformance corpora alone and as
+# projects, a fixed set of fuzz cases, the hostile inputs' outcomes) at a base revision and
+# at the work tree, and compares the two folders byte for byte.
+#
+#   bash e2e/compare-translations.sh [BASE]     BASE defaults to origin/main, else main
+#
+# The base is checked out in a git worktree under target/; both builds share one cargo target
+# directory, so only the crate itself is built twice. Needs the conformance corpora
+# (COMPOSE_CONFORMANCE_DIR, default ../shared/conformance). Exits non-zero on any difference,
+# and prints the differing files.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+top=$(pwd)
+base=${1:-$(git rev-parse --verify -q origin/main || git rev-parse main)}
+export COMPOSE_CONFORMANCE_DIR=${COMPOSE_CONFORMANCE_DIR:-$top/../shared/conformance}
+[[ -d $COMPOSE_CONFORMANCE_DIR ]] || { echo "the conformance corpora are not at $COMPOSE_CONFORMANCE_DIR; set COMPOSE_CONFORMANCE_DIR" >&2; exit 2; }
+COMPOSE_CONFORMANCE_DIR=$(cd "$COMPOSE_CONFORMANCE_DIR" && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$top/target}
+record_root=$CARGO_TARGET_DIR/translation-record
+worktree=$CARGO_TARGET_DIR/translation-record-base
+
+# record SOURCE_DIR OUT_DIR: the recording tests of one checkout. The conformance test runs
+# only its outcome tables (not the compose-go differential), the fuzz test a fixed case count.
+record() {
+  rm -rf "$2"
+  (cd "$1" && TRANSLATION_RECORD_DIR=$2 FUZZ_CASES=${FUZZ_CASES:-400} cargo test -q \
+    --test translate --test seeds --test conformance --test fuzz --test hostile -- corpus_outcomes fixture example mutated hostile >/dev/null)
+}
+
+git worktree remove --force "$worktree" 2>/dev/null || rm -rf "$worktree"
+git worktree prune
+git worktree add --detach -q "$worktree" "$base"
+trap 'git worktree remove --force "$worktree" 2>/dev/null || true' EXIT
+echo "recording $(git rev-parse --short "$base") (base)" >&2
+record "$worktree" "$record_root/base"
+echo "recording the work tree" >&2
+record "$top" "$record_root/head"
+files=$(find "$record_root/head" -type f | wc -l)
+if diff -r -q "$record_root/base" "$record_root/head"; then
+  echo "identical: $files recorded translations, byte for byte ($record_root/{base,head})"
+else
+  echo "the translations differ (diff -r $record_root/base $record_root/head)" >&2
+  exit 1
+fi
