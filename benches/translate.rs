@@ -4,8 +4,9 @@
 use std::hint::black_box;
 
 use compose_operator::api::ComposeStackSpec;
-use compose_operator::build::{self, Policy};
 use compose_operator::compose::yaml;
+use compose_operator::policy::Policy;
+use compose_operator::translate;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const SMALL: &str = include_str!("../examples/compose/microblog.yaml");
@@ -34,7 +35,7 @@ fn benchmarks(c: &mut Criterion) {
     let mut translate = c.benchmark_group("parse+translate");
     for (name, text) in [("microblog (3 services)", SMALL), ("generated (200 services)", large.as_str())] {
         let spec = spec(text);
-        translate.bench_function(name, |b| b.iter(|| build::translate("bench", "default", black_box(&spec), &policy).unwrap()));
+        translate.bench_function(name, |b| b.iter(|| translate::translate("bench", "default", black_box(&spec), &policy).unwrap()));
     }
     translate.finish();
 

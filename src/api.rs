@@ -7,6 +7,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::object::WorkloadKind;
+
 pub const GROUP: &str = "compose-operator.dev";
 pub const FIELD_MANAGER: &str = "compose-operator";
 
@@ -188,8 +190,8 @@ impl ComposeStackSpec {
     }
 
     /// The project files, indexed; build it once per translation.
-    pub fn project_files(&self) -> crate::build::project_files::ProjectFiles<'_> {
-        crate::build::project_files::ProjectFiles::new(&self.files, &self.binary_files, &self.directories)
+    pub fn project_files(&self) -> crate::translate::project_files::ProjectFiles<'_> {
+        crate::translate::project_files::ProjectFiles::new(&self.files, &self.binary_files, &self.directories)
     }
 
     pub fn bind_mounts(&self) -> BindMounts {
@@ -227,7 +229,7 @@ pub struct ServiceStatus {
     /// The compose service name.
     pub name: String,
     /// Deployment, StatefulSet, DaemonSet or Job.
-    pub kind: String,
+    pub kind: WorkloadKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_replicas: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

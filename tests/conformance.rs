@@ -19,10 +19,11 @@ mod support;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use compose_operator::build::project_files::ProjectFiles;
-use compose_operator::build::{self, Policy};
 use compose_operator::cli::input::ComposeInput;
 use compose_operator::compose::load::{self, Sources};
+use compose_operator::policy::Policy;
+use compose_operator::translate;
+use compose_operator::translate::project_files::ProjectFiles;
 
 #[path = "conformance/canonical.rs"]
 mod canonical;
@@ -60,7 +61,7 @@ fn alone(project: &Project) -> String {
     let (text, overrides) = read_all(project);
     let (mut spec, policy) = support::spec_and_policy(&text);
     spec.overrides = overrides;
-    describe(build::translate("conformance", "default", &spec, &policy))
+    describe(translate::translate("conformance", "default", &spec, &policy))
 }
 
 fn input(project: &Project, images: Vec<(String, String)>) -> ComposeInput {
@@ -79,7 +80,7 @@ fn input(project: &Project, images: Vec<(String, String)>) -> ComposeInput {
 
 fn as_project(project: &Project) -> String {
     match input(project, corpus::stand_in_images(project)).project() {
-        Ok(packed) => describe(build::translate("conformance", "default", &packed.spec, &Policy::default())),
+        Ok(packed) => describe(translate::translate("conformance", "default", &packed.spec, &Policy::default())),
         Err(error) => format!("refused: {error}"),
     }
 }
@@ -97,7 +98,7 @@ fn record(corpus: &str, project: &Project) {
     support::record::record(&format!("{corpus}-project"), &project.name, &packed);
 }
 
-fn describe(result: Result<build::Translation, compose_operator::compose::diagnostic::Diagnostics>) -> String {
+fn describe(result: Result<translate::Translation, compose_operator::compose::diagnostic::Diagnostics>) -> String {
     match result {
         Ok(translation) => format!("converts ({} objects, {} warnings)", translation.objects().count(), translation.warnings.len()),
         Err(errors) => format!("refused: {}", errors.0[0].to_string().replace(['\t', '\n'], " ")),

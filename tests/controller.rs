@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use compose_operator::api::ComposeStack;
-use compose_operator::build::Policy;
-use compose_operator::build::object::{Kind, Object};
 use compose_operator::controller::cache::{Cached, Caches};
 use compose_operator::controller::context::{Context, Shared};
 use compose_operator::controller::metrics::Metrics;
 use compose_operator::controller::reconcile;
+use compose_operator::object::{Kind, Object};
+use compose_operator::policy::Policy;
 use http::{Method, Request, Response, StatusCode};
 use kube::Client;
 use kube::client::Body;

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use compose_operator::build;
+use compose_operator::translate;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -301,7 +301,7 @@ fn check(text: String) -> Result<(), String> {
     let outcome = std::thread::Builder::new()
         .stack_size(2 * 1024 * 1024)
         .spawn(move || -> Result<(), String> {
-            match build::translate("fuzz", "tenant", &spec, &policy) {
+            match translate::translate("fuzz", "tenant", &spec, &policy) {
                 Err(errors) => {
                     let text = errors.to_string();
                     if text.len() > 64 * 1024 {
@@ -310,7 +310,7 @@ fn check(text: String) -> Result<(), String> {
                     Ok(())
                 }
                 Ok(translation) => {
-                    let list = json!({"apiVersion": "v1", "kind": "List", "items": translation.objects().map(build::Object::to_json).collect::<Vec<_>>()});
+                    let list = json!({"apiVersion": "v1", "kind": "List", "items": translation.objects().map(compose_operator::object::Object::to_json).collect::<Vec<_>>()});
                     let yaml = compose_operator::yaml_writer::to_string(&list).unwrap();
                     let back: Value = serde_saphyr::from_str(&yaml).map_err(|e| format!("the printed YAML does not read back: {e}"))?;
                     if back != list {

@@ -10,7 +10,8 @@ use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use compose_operator::api::ComposeStackSpec;
-use compose_operator::build::{self, Policy};
+use compose_operator::policy::Policy;
+use compose_operator::translate;
 
 mod support;
 
@@ -144,7 +145,7 @@ fn run(case: Case) -> Outcome {
     let result = std::thread::Builder::new()
         .stack_size(STACK)
         .spawn(move || {
-            let result = build::translate("hostile", "tenant", &spec, &Policy::default());
+            let result = translate::translate("hostile", "tenant", &spec, &Policy::default());
             match result {
                 Ok(translation) => (true, translation.objects().count(), String::new()),
                 Err(errors) => {

@@ -1,7 +1,9 @@
 //! The seed stacks from examples/ convert to the objects the README promises.
 
 use compose_operator::api::ComposeStack;
-use compose_operator::build::{self, Object, Policy, Translation, WorkloadKind};
+use compose_operator::object::{Object, WorkloadKind};
+use compose_operator::policy::Policy;
+use compose_operator::translate::{self, Translation};
 use serde_json::Value;
 
 mod support;
@@ -9,7 +11,7 @@ mod support;
 fn translate_example(name: &str) -> Translation {
     let path = format!("{}/examples/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
     let stack: ComposeStack = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    build::translate(name, "seeds", &stack.spec, &Policy::default()).unwrap()
+    translate::translate(name, "seeds", &stack.spec, &Policy::default()).unwrap()
 }
 
 fn object<'a>(translation: &'a Translation, kind: &str, name: &str) -> Value {

@@ -19,8 +19,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use compose_operator::api::ComposeStack;
-use compose_operator::build;
 use compose_operator::cli::convert::{self, Output};
+use compose_operator::translate;
 
 use crate::harness::operator::Operator;
 use crate::harness::{TestNamespace, repo_root, tool};
@@ -154,7 +154,7 @@ fn waits_forever(message: &str, services: &[compose_operator::api::ServiceStatus
     let unschedulable = message.contains("cannot be scheduled")
         && ((message.contains("persistentvolumeclaim") && message.contains("not found")) || message.contains("didn't match Pod's node affinity/selector"));
     let awaited = message.strip_prefix("waiting for ").and_then(|rest| rest.strip_suffix(": service_completed_successfully"));
-    let never_completes = awaited.is_some_and(|name| services.iter().any(|s| s.name == name && s.kind != "Job"));
+    let never_completes = awaited.is_some_and(|name| services.iter().any(|s| s.name == name && s.kind != compose_operator::object::WorkloadKind::Job));
     unschedulable || never_completes
 }
 
@@ -243,7 +243,7 @@ async fn converted_yaml_is_accepted_by_the_api_server() {
         let text = std::fs::read_to_string(fixture).unwrap();
         let (spec, policy) = support::spec_and_policy(&text);
         let source = format!("fixtures/{}", fixture.file_name().unwrap().to_string_lossy());
-        let Ok(translation) = build::translate("fixture", &namespace.name, &spec, &policy) else { continue };
+        let Ok(translation) = translate::translate("fixture", &namespace.name, &spec, &policy) else { continue };
         let yaml = convert::print(Vec::new(), &translation, Output::Yaml).unwrap();
         checked += 1;
         if let Some(message) = dry_run_yaml(yaml.as_bytes(), &namespace.name) {

@@ -2,7 +2,8 @@ use clap::{Args, ValueEnum};
 
 use super::input::ComposeInput;
 use crate::api::PublishedServiceType;
-use crate::build::{self, Policy};
+use crate::cli::policy_args::PolicyArgs;
+use crate::translate;
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
@@ -18,7 +19,7 @@ pub struct ConvertArgs {
     #[arg(long)]
     pub no_network_policies: bool,
     #[command(flatten)]
-    pub policy: Policy,
+    pub policy: PolicyArgs,
     #[arg(short = 'o', long, value_enum, default_value = "yaml")]
     pub output: Output,
 }
@@ -53,7 +54,7 @@ pub fn run(args: &ConvertArgs) -> Result<String, String> {
     let mut project = args.input.project()?;
     project.spec.published_service_type = Some(args.published_service_type.into());
     project.spec.network_policies = args.no_network_policies.then_some(false);
-    let translation = super::stack::checked(&mut project, &args.namespace, &args.policy)?;
+    let translation = super::stack::checked(&mut project, &args.namespace, &args.policy.policy())?;
     let secrets = project.secret_manifests(Some(&args.namespace), None);
     let secrets = secrets.iter().map(super::project::manifest).collect::<Result<Vec<_>, _>>()?;
     print(secrets, &translation, args.output)
@@ -63,7 +64,7 @@ pub fn run(args: &ConvertArgs) -> Result<String, String> {
 /// exactly this text). The objects are written straight from their typed fields, as
 /// k8s-openapi orders them (`apiVersion` and `kind` first, then the fields in name order):
 /// building a JSON tree of 2,000 objects first cost more than the translation itself.
-pub fn print(secrets: Vec<serde_json::Value>, translation: &build::Translation, output: Output) -> Result<String, String> {
+pub fn print(secrets: Vec<serde_json::Value>, translation: &translate::Translation, output: Output) -> Result<String, String> {
     let list = List { api_version: "v1", items: Items { secrets, translation }, kind: "List" };
     Ok(match output {
         Output::Json => serde_json::to_string_pretty(&list).map_err(|e| e.to_string())? + "\n",
@@ -83,7 +84,7 @@ struct List<'a> {
 /// The Secrets, then the translated objects.
 struct Items<'a> {
     secrets: Vec<serde_json::Value>,
-    translation: &'a build::Translation,
+    translation: &'a translate::Translation,
 }
 
 impl serde::Serialize for Items<'_> {

@@ -20,8 +20,10 @@ use super::display::{self, PlainView, ProgressView, ServiceProgress, StackProgre
 use super::input::ComposeInput;
 use super::project::{Project, manifest};
 use crate::api::ComposeStack;
-use crate::build::{Policy, names};
+use crate::cli::policy_args::PolicyArgs;
 use crate::controller::pods::{PodState, pod_problem};
+use crate::object::WorkloadKind;
+use crate::translate::names;
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -34,7 +36,7 @@ pub struct DeployArgs {
     pub cluster: ClusterArgs,
     /// The policy the operator runs with: the stack is checked against it before it is sent.
     #[command(flatten)]
-    pub policy: Policy,
+    pub policy: PolicyArgs,
     /// Apply and return at once, without following the stack.
     #[arg(long)]
     pub no_wait: bool,
@@ -89,7 +91,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub async fn run(args: &DeployArgs) -> Result<String, Failure> {
     let mut project = args.input.project_named(args.stack.as_deref()).map_err(Failure::Invalid)?;
     // Checked before the cluster is asked anything: an invalid project exits 1 wherever it runs.
-    super::stack::checked(&mut project, args.cluster.namespace.as_deref().unwrap_or("default"), &args.policy).map_err(Failure::Invalid)?;
+    super::stack::checked(&mut project, args.cluster.namespace.as_deref().unwrap_or("default"), &args.policy.policy()).map_err(Failure::Invalid)?;
     let connection = args.cluster.connect().await?;
     let generation = apply(&connection, &project).await?;
     if args.no_wait {
@@ -255,7 +257,7 @@ pub fn progress_of(stack: &ComposeStack, generation: i64, pods: &[&PodState]) ->
         .services
         .iter()
         .map(|service| {
-            let job = service.kind == "Job";
+            let job = service.kind == WorkloadKind::Job;
             let ready = if job { service.succeeded } else { service.ready_replicas };
             let own: Vec<&PodState> = pods.iter().copied().filter(|p| p.service() == Some(service.name.as_str())).collect();
             let stuck = (!service.ready).then(|| pod_problem(&own)).flatten();

@@ -2,6 +2,7 @@
 //! stack's progress, Services and pods to text (snapshot-tested), and the two views that
 //! draw it — one plain line per change (CI logs) or live bars on a terminal (indicatif).
 
+use crate::object::WorkloadKind;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
@@ -27,7 +28,7 @@ pub struct StackProgress {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServiceProgress {
     pub name: String,
-    pub kind: String,
+    pub kind: WorkloadKind,
     /// Ready replicas (a Job: succeeded completions) out of `desired`.
     pub ready: i32,
     pub desired: i32,
@@ -250,7 +251,7 @@ mod tests {
     fn service(name: &str, ready: i32, desired: i32, detail: Option<&str>) -> ServiceProgress {
         ServiceProgress {
             name: name.into(),
-            kind: "Deployment".into(),
+            kind: WorkloadKind::Deployment,
             ready,
             desired,
             done: ready == desired && detail.is_none(),

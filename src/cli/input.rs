@@ -162,12 +162,12 @@ pub fn discover(given: &[PathBuf], environment: &Environment) -> Result<ComposeF
 pub fn stack_name(flag: Option<&str>, variable: Option<&str>, in_file: Option<&str>, directory: &Path) -> Result<String, String> {
     let given = [(flag, "--name"), (variable, "COMPOSE_PROJECT_NAME"), (in_file, "the compose file's `name:`")];
     if let Some((name, source)) = given.into_iter().find_map(|(name, source)| Some((name.filter(|n| !n.is_empty())?, source))) {
-        return crate::build::names::kubernetes_name(name).map_err(|e| format!("the stack name from {source}: {e}"));
+        return crate::translate::names::kubernetes_name(name).map_err(|e| format!("the stack name from {source}: {e}"));
     }
     let directory_name = std::fs::canonicalize(directory).ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_default();
     let normalised: String = directory_name.to_lowercase().chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-')).collect();
     let normalised = normalised.trim_start_matches(['_', '-']);
-    Ok(crate::build::names::kubernetes_name(normalised).unwrap_or_else(|_| "stack".to_string()))
+    Ok(crate::translate::names::kubernetes_name(normalised).unwrap_or_else(|_| "stack".to_string()))
 }
 
 /// The stack a command names, else the project in the working directory as `deploy` names

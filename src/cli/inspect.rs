@@ -15,7 +15,8 @@ use super::Failure;
 use super::cluster::{ClusterArgs, list};
 use super::display::{age, port_mapping, table};
 use crate::api::ComposeStack;
-use crate::build::names;
+use crate::object::WorkloadKind;
+use crate::translate::names;
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
@@ -128,12 +129,12 @@ pub fn service_table(stack: &ComposeStack, images: &BTreeMap<String, String>, se
         .services
         .iter()
         .map(|service| {
-            let ready = if service.kind == "Job" { service.succeeded } else { service.ready_replicas };
+            let ready = if service.kind == WorkloadKind::Job { service.succeeded } else { service.ready_replicas };
             let replicas = format!("{}/{}", ready.unwrap_or(0), service.desired_replicas.unwrap_or(0));
             let published = names::published_service_name(&service.name);
             let ports = services.iter().find(|s| s.metadata.name.as_deref() == Some(published.as_str())).map(ports_of).unwrap_or_default();
             let message = if service.ready { String::new() } else { service.message.clone().unwrap_or_default() };
-            vec![service.name.clone(), service.kind.clone(), images.get(&service.name).cloned().unwrap_or_default(), replicas, ports, message]
+            vec![service.name.clone(), service.kind.to_string(), images.get(&service.name).cloned().unwrap_or_default(), replicas, ports, message]
         })
         .collect();
     table(&["NAME", "KIND", "IMAGE", "REPLICAS", "PORTS", "MESSAGE"], &rows)

@@ -18,7 +18,7 @@ use kube::runtime::watcher;
 use super::Failure;
 use super::cluster::{ClusterArgs, describe};
 use super::deploy::parse_duration;
-use crate::build::names;
+use crate::translate::names;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {

@@ -13,6 +13,7 @@ pub mod input;
 pub mod inspect;
 pub mod logs;
 pub mod pack;
+pub mod policy_args;
 pub mod project;
 pub mod remove;
 pub mod stack;

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
-use crate::build::project_files;
 use crate::compose::model::{ComposeFile, VolumeMount};
+use crate::translate::project_files;
 
 /// One file larger than this is not packed (a ConfigMap holds at most ~1 MiB).
 const MAX_FILE_BYTES: u64 = 512 * 1024;

@@ -13,12 +13,12 @@ use kube::api::ObjectMeta;
 use super::input::{self, ComposeInput};
 use super::pack;
 use crate::api::ComposeStackSpec;
-use crate::build::{names, project_files};
 use crate::compose::diagnostic::{Path as ComposePath, Report};
 use crate::compose::interpolate::interpolate_tree;
 use crate::compose::load::{self, Sources};
 use crate::compose::model::ComposeFile;
 use crate::compose::yaml;
+use crate::translate::{names, project_files};
 
 /// The stack a project becomes, with the Secrets it refers to.
 pub struct Project {

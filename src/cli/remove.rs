@@ -14,7 +14,7 @@ use super::Failure;
 use super::cluster::{ClusterArgs, list};
 use super::deploy::parse_duration;
 use crate::api::ComposeStack;
-use crate::build::names;
+use crate::translate::names;
 
 #[derive(Debug, Args)]
 pub struct RmArgs {

@@ -3,7 +3,9 @@ use clap::Args;
 use super::input::ComposeInput;
 use super::project::{Project, manifest};
 use crate::api::ComposeStack;
-use crate::build::{Policy, Translation};
+use crate::cli::policy_args::PolicyArgs;
+use crate::policy::Policy;
+use crate::translate::Translation;
 use kube::api::ObjectMeta;
 
 #[derive(Debug, Args)]
@@ -15,7 +17,7 @@ pub struct StackArgs {
     pub namespace: Option<String>,
     /// The policy the operator runs with: the stack is checked against it.
     #[command(flatten)]
-    pub policy: Policy,
+    pub policy: PolicyArgs,
 }
 
 /// Wraps the compose project in a ComposeStack (project files packed in, secret material in
@@ -23,7 +25,7 @@ pub struct StackArgs {
 /// it, so a broken stack never reaches the cluster.
 pub fn run(args: &StackArgs) -> Result<String, String> {
     let mut project = args.input.project()?;
-    checked(&mut project, args.namespace.as_deref().unwrap_or("default"), &args.policy)?;
+    checked(&mut project, args.namespace.as_deref().unwrap_or("default"), &args.policy.policy())?;
     let mut output = String::new();
     // The Secrets first: the stack refers to them, and `kubectl apply -f -` applies in order.
     for secret in project.secret_manifests(args.namespace.as_deref(), None) {
@@ -46,10 +48,10 @@ pub fn checked(project: &mut Project, namespace: &str, policy: &Policy) -> Resul
     for note in &project.notes {
         eprintln!("{note}");
     }
-    let target = crate::build::Target::default();
+    let target = crate::translate::Target::default();
     let translation = match project.loaded.take() {
-        Some(loaded) => crate::build::translate_loaded(&project.name, namespace, &target, &project.spec, policy, loaded),
-        None => crate::build::translate(&project.name, namespace, &project.spec, policy),
+        Some(loaded) => crate::translate::translate_loaded(&project.name, namespace, &target, &project.spec, policy, loaded),
+        None => crate::translate::translate(&project.name, namespace, &project.spec, policy),
     };
     let translation = translation.map_err(|e| e.to_string())?;
     for warning in &translation.warnings {

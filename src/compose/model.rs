@@ -1,6 +1,6 @@
 //! The compose document as typed data, read from its canonical form (see `canonical`):
 //! only the long syntax of every field. Unknown keys are errors, as in compose itself.
-//! Unit strings (sizes, durations, CPUs) are parsed by `build`, which reports each
+//! Unit strings (sizes, durations, CPUs) are parsed by `translate`, which reports each
 //! value's exact path.
 
 use std::collections::BTreeMap;
@@ -148,7 +148,7 @@ pub struct Service {
     pub mem_reservation: Option<Scalar>,
     #[serde(default)]
     pub pids_limit: Option<Scalar>,
-    // Keys with no Kubernetes counterpart: accepted, and reported as warnings by `build`.
+    // Keys with no Kubernetes counterpart: accepted, and reported as warnings by `translate`.
     #[serde(default)]
     pub attach: Any,
     #[serde(default)]

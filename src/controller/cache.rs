@@ -23,10 +23,10 @@ use super::ledger::FINGERPRINT;
 use super::pods::PodState;
 use super::progress::Progress;
 use super::reconcile::JOB_TEMPLATE_HASH;
-use crate::build::admission::{ENFORCE_LABEL, PodSecurityLevel};
+use crate::translate::admission::{ENFORCE_LABEL, PodSecurityLevel};
 
-use crate::build::names;
-use crate::build::object::{Kind, Object};
+use crate::object::{Kind, Object};
+use crate::translate::names;
 
 /// What is kept of one owned object.
 #[derive(Clone, Debug, PartialEq)]

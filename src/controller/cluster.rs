@@ -9,7 +9,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use super::cache::Cached;
 use super::error::ClusterError;
 use crate::api::FIELD_MANAGER;
-use crate::build::object::{Kind, Object};
+use crate::object::{Kind, Object};
 
 /// Where a stack's objects live: one namespace of one cluster.
 #[derive(Clone)]

@@ -14,8 +14,8 @@ use super::cache::Caches;
 use super::ledger::Ledger;
 use super::metrics::Metrics;
 use super::status::Problem;
-use crate::build::Policy;
-use crate::build::admission::PodSecurityLevel;
+use crate::policy::Policy;
+use crate::translate::admission::PodSecurityLevel;
 
 const FIRST_RETRY: Duration = Duration::from_secs(2);
 const LONGEST_RETRY: Duration = Duration::from_secs(300);

@@ -2,7 +2,7 @@
 //! error): here, not in the reconcile, so metrics and events can name errors without
 //! importing the reconcile that uses them.
 
-use crate::build::object::Kind;
+use crate::object::Kind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

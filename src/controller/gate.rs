@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::live::Live;
-use crate::build::{DependencyCondition, ServicePlan, WorkloadKind};
+use crate::object::WorkloadKind;
+use crate::translate::{DependencyCondition, ServicePlan};
 
 /// The services that must not be created yet, with what each waits for.
 pub fn waiting(plans: &[ServicePlan], live: &Live) -> BTreeMap<String, String> {
@@ -48,14 +49,16 @@ fn meets(target: &ServicePlan, live: &Live, condition: DependencyCondition) -> b
 mod tests {
     use super::*;
     use crate::api::ComposeStackSpec;
-    use crate::build::object::Kind;
-    use crate::build::{self, Object, Policy};
     use crate::controller::cache::Cached;
+    use crate::object::Kind;
+    use crate::object::Object;
+    use crate::policy::Policy;
+    use crate::translate;
     use serde_json::json;
 
     fn plans(compose: &str) -> Vec<ServicePlan> {
         let spec = ComposeStackSpec { compose: compose.into(), ..Default::default() };
-        build::translate("s", "ns", &spec, &Policy::default()).unwrap().services
+        translate::translate("s", "ns", &spec, &Policy::default()).unwrap().services
     }
 
     fn owned(objects: Vec<Object>) -> Live {

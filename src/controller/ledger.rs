@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::cache::Cached;
-use crate::build::object::Kind;
+use crate::object::Kind;
 
 /// The annotation with the fingerprint of the desired state an object was applied from.
 pub const FINGERPRINT: &str = "compose-operator.dev/fingerprint";
@@ -169,7 +169,7 @@ mod tests {
             "annotations": {FINGERPRINT: fingerprint}}))
         .unwrap();
         match kind {
-            Kind::Deployment => Cached::workload_of(crate::build::Object::from_json(kind, json!({"metadata": metadata})).unwrap()),
+            Kind::Deployment => Cached::workload_of(crate::object::Object::from_json(kind, json!({"metadata": metadata})).unwrap()),
             _ => Cached::metadata_of(kind, metadata),
         }
     }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use super::cache::Cached;
-use crate::build::names;
-use crate::build::object::Kind;
+use crate::object::Kind;
+use crate::translate::names;
 
 /// The objects a stack owns (updated as the reconcile writes).
 #[derive(Clone, Debug, Default)]

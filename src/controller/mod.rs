@@ -40,9 +40,9 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::api::ComposeStack;
-use crate::build::Policy;
-use crate::build::names;
-use crate::build::object::{Kind, KindVisitor, ManagedType};
+use crate::cli::policy_args::PolicyArgs;
+use crate::object::{Kind, KindVisitor, ManagedType};
+use crate::translate::names;
 use cache::{Cached, Caches};
 use context::{Context, Shared};
 use http::Health;
@@ -77,7 +77,7 @@ pub struct RunArgs {
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
     #[command(flatten)]
-    pub policy: Policy,
+    pub policy: PolicyArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -118,8 +118,14 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let server = http::serve(args.metrics_addr, health.clone()).await.map_err(|e| format!("cannot serve on {}: {e}", args.metrics_addr))?;
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     let recorder = Recorder::new(client.clone(), Reporter { controller: names::OPERATOR.into(), instance: Some(identity.clone()) });
-    let shared =
-        Arc::new(Shared::new(client.clone(), recorder, args.policy.clone(), Duration::from_secs(args.requeue_seconds), metrics, usize::from(args.concurrency)));
+    let shared = Arc::new(Shared::new(
+        client.clone(),
+        recorder,
+        args.policy.policy(),
+        Duration::from_secs(args.requeue_seconds),
+        metrics,
+        usize::from(args.concurrency),
+    ));
     let shutdown = shutdown_signal();
 
     let result = if args.leader_election {

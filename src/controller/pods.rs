@@ -9,7 +9,7 @@
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::build::names;
+use crate::translate::names;
 
 /// A pod as far as a stuck service's explanation reads it.
 #[derive(Clone, Debug, Default, PartialEq)]

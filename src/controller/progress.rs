@@ -7,7 +7,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::api::ServiceStatus;
-use crate::build::Object;
+use crate::object::{Object, WorkloadKind};
 
 /// The state of one service's workload.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,10 +40,10 @@ impl Progress {
         }
     }
 
-    pub fn into_status(self, name: &str, kind: &str) -> ServiceStatus {
+    pub fn into_status(self, name: &str, kind: WorkloadKind) -> ServiceStatus {
         ServiceStatus {
             name: name.to_string(),
-            kind: kind.to_string(),
+            kind,
             desired_replicas: self.desired,
             ready_replicas: self.ready_replicas,
             updated_replicas: self.updated,
@@ -187,7 +187,7 @@ fn job_progress(job: &Job) -> Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::object::Kind;
+    use crate::object::Kind;
     use serde_json::json;
 
     fn deployment(generation: i64, status: serde_json::Value) -> Object {

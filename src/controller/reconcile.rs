@@ -27,8 +27,9 @@ use super::metrics::Outcome;
 use super::pods::{PodState, failed_container, pod_problem};
 use super::status::{self, Assessment, MAX_MESSAGE, Problem, holding, listed_of, truncate};
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
-use crate::build::object::Kind;
-use crate::build::{self, Object, Translation, project_files};
+use crate::object::Kind;
+use crate::object::Object;
+use crate::translate::{self, Translation, project_files};
 
 /// How soon a stack blocked by someone else's object looks again: that object's removal
 /// sends no event the operator watches.
@@ -90,7 +91,7 @@ async fn translated(stack: &Arc<ComposeStack>, context: &Context) -> Result<Tran
     let uid = stack.uid().unwrap_or_default();
     let generation = stack.metadata.generation;
     let namespace = stack.namespace().unwrap_or_default();
-    let target = build::Target { pod_security: context.caches.namespaces.of(&namespace) };
+    let target = translate::Target { pod_security: context.caches.namespaces.of(&namespace) };
     let level = target.pod_security;
     if let Some(problem) = context.refusal(&uid, generation, level) {
         return Err(problem);
@@ -98,7 +99,7 @@ async fn translated(stack: &Arc<ComposeStack>, context: &Context) -> Result<Tran
     let outcome = {
         let _permit = context.shared.translations.acquire().await;
         let (stack, shared) = (stack.clone(), context.shared.clone());
-        tokio::task::spawn_blocking(move || build::translate_for(&stack.name_any(), &namespace, &target, &stack.spec, &shared.policy)).await
+        tokio::task::spawn_blocking(move || translate::translate_for(&stack.name_any(), &namespace, &target, &stack.spec, &shared.policy)).await
     };
     let result = match outcome {
         Ok(Ok(translation)) => Ok(translation),
@@ -147,11 +148,8 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
 
     if stack.spec.suspended() {
         pass.suspend().await?;
-        let services = translation
-            .services
-            .iter()
-            .map(|plan| ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind.as_str().into(), ..Default::default() })
-            .collect();
+        let services =
+            translation.services.iter().map(|plan| ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind, ..Default::default() }).collect();
         return Ok((Assessment { services: Some(services), warnings: Some(warnings), suspended: true, problem: None }, pass.changes));
     }
 
@@ -198,12 +196,8 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
     let mut services = Vec::new();
     let mut problem = None;
     for plan in &translation.services {
-        let not_yet = |message: &str| ServiceStatus {
-            name: plan.compose_name.clone(),
-            kind: plan.kind.as_str().into(),
-            message: Some(message.to_string()),
-            ..Default::default()
-        };
+        let not_yet =
+            |message: &str| ServiceStatus { name: plan.compose_name.clone(), kind: plan.kind, message: Some(message.to_string()), ..Default::default() };
         let workload = pass.live.get(plan.kind.into(), &plan.name).and_then(Cached::workload);
         services.push(match (waiting.get(&plan.name), workload) {
             (Some(reason), _) => not_yet(reason),
@@ -215,7 +209,7 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
                     let message = format!("{}: {failure}{exit}; change the stack or delete the Job to run it again", plan.compose_name);
                     problem = Some(Problem::new(Problem::JOB_FAILED, message));
                 }
-                progress.into_status(&plan.compose_name, plan.kind.as_str())
+                progress.into_status(&plan.compose_name, plan.kind)
             }
             (None, None) => not_yet("being created"),
         });

@@ -190,7 +190,13 @@ mod tests {
     }
 
     fn service(name: &str, ready: bool) -> ServiceStatus {
-        ServiceStatus { name: name.into(), kind: "Deployment".into(), ready, message: (!ready).then(|| "1/2 replicas ready".into()), ..Default::default() }
+        ServiceStatus {
+            name: name.into(),
+            kind: crate::object::WorkloadKind::Deployment,
+            ready,
+            message: (!ready).then(|| "1/2 replicas ready".into()),
+            ..Default::default()
+        }
     }
 
     fn assess(services: Vec<ServiceStatus>) -> Assessment {

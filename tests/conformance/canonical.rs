@@ -13,11 +13,11 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value as Json, json};
 
-use compose_operator::build::project_files::{Content, ProjectFiles};
 use compose_operator::compose::dotenv;
 use compose_operator::compose::load::Loaded;
 use compose_operator::compose::model::{Deploy, Healthcheck, ResourceAmounts, Scalar, Service};
 use compose_operator::compose::units;
+use compose_operator::translate::project_files::{Content, ProjectFiles};
 
 /// The compared keys, in the order differences are reported.
 pub const KEYS: [&str; 9] = ["image", "command", "entrypoint", "environment", "ports", "volumes", "depends_on", "healthcheck", "deploy"];

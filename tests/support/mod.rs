@@ -10,7 +10,8 @@ pub mod validity;
 use std::collections::BTreeMap;
 
 use compose_operator::api::{BindMounts, ComposeStackSpec};
-use compose_operator::build::{self, Policy};
+use compose_operator::policy::Policy;
+use compose_operator::translate;
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -77,14 +78,14 @@ pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
 }
 
 /// Where the fixture's stack lands (`x-test: {pod_security: restricted}`).
-pub fn target(compose: &str) -> build::Target {
+pub fn target(compose: &str) -> translate::Target {
     let settings = serde_saphyr::from_str::<WithSettings>(compose).ok().and_then(|w| w.settings).unwrap_or_default();
-    build::Target { pod_security: build::admission::PodSecurityLevel::from_label(settings.pod_security.as_deref()) }
+    translate::Target { pod_security: translate::admission::PodSecurityLevel::from_label(settings.pod_security.as_deref()) }
 }
 
 /// What `convert` prints, plus the warnings, as one reviewable text.
 pub fn render(stack: &str, spec: &ComposeStackSpec, policy: &Policy) -> String {
-    match build::translate_for(stack, "default", &target(&spec.compose), spec, policy) {
+    match translate::translate_for(stack, "default", &target(&spec.compose), spec, policy) {
         Ok(translation) => {
             let mut text = String::new();
             for warning in &translation.warnings {

@@ -6,9 +6,9 @@ use k8s_openapi::api::core::v1::{
     AppArmorProfile, ExecAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec, SeccompProfile, SecurityContext, Sysctl,
 };
 
-use super::policy::Policy;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{Hook, Service};
+use crate::policy::Policy;
 
 /// Kubernetes' safe sysctls: namespaced, isolated per pod, allowed by every kubelet.
 pub const SAFE_SYSCTLS: [&str; 10] = [

@@ -7,10 +7,10 @@ use k8s_openapi::api::core::v1::{Container, HostAlias, PodDNSConfig, PodDNSConfi
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::names;
-use super::policy::Policy;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::Service;
 use crate::compose::units;
+use crate::policy::Policy;
 
 pub struct PodInput<'a> {
     pub stack: &'a str,

@@ -27,14 +27,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::kubernetes::{self as settings, ClaimSettings};
 use super::names;
-use super::object::Object;
-use super::policy::Policy;
 use super::project_files::{self, Content, ProjectFiles};
 use super::workload::OneShot;
 use crate::api::{BindMounts, ComposeStackSpec};
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{ComposeFile, Scalar, Service, VolumeMount as ComposeMount};
 use crate::compose::units;
+use crate::object::Object;
+use crate::policy::Policy;
 
 /// How a claimed volume (named, or a host directory) is provided, decided once per stack.
 #[derive(Clone, Debug, PartialEq, Eq)]

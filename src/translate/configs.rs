@@ -18,10 +18,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, ConfigMapVolumeSource, KeyToPath, Se
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::names;
-use super::object::Object;
 use super::project_files::{self, Content, ProjectFiles};
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{FileMount, FileObjectDefinition, Service};
+use crate::object::Object;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

@@ -1,10 +1,13 @@
-//! What an operator administrator allows stacks to do. Defaults are safe for clusters
-//! where any tenant may create a ComposeStack: every host-reaching feature is refused.
+//! The administrator's policy as command-line flags and environment variables, shared by the
+//! operator (`run`) and the commands that check a stack before sending it (`convert`, `stack`,
+//! `deploy`), so both read the same names.
 
 use clap::Args;
 
+use crate::policy::Policy;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
-pub struct Policy {
+pub struct PolicyArgs {
     /// Allow `privileged: true` containers.
     #[arg(long, env = "COMPOSE_OPERATOR_ALLOW_PRIVILEGED")]
     pub allow_privileged: bool,
@@ -31,8 +34,27 @@ pub struct Policy {
     pub denied_pod_annotations: Vec<String>,
 }
 
-impl Policy {
-    pub fn refusal(&self, flag: &str) -> String {
-        format!("refused by the operator's policy; an administrator can allow it with --{flag}")
+impl PolicyArgs {
+    /// The policy these flags set.
+    pub fn policy(&self) -> Policy {
+        // Destructured without `..`: a new flag is a compile error here until it reaches the policy.
+        let PolicyArgs {
+            allow_privileged,
+            allow_host_paths,
+            allow_capabilities,
+            allow_host_namespaces,
+            allow_unsafe_sysctls,
+            allow_network_annotations,
+            denied_pod_annotations,
+        } = self.clone();
+        Policy {
+            allow_privileged,
+            allow_host_paths,
+            allow_capabilities,
+            allow_host_namespaces,
+            allow_unsafe_sysctls,
+            allow_network_annotations,
+            denied_pod_annotations,
+        }
     }
 }

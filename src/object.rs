@@ -1,7 +1,7 @@
 //! The typed Kubernetes objects a translation produces, and the one registry of their kinds.
 //!
 //! Every kind the operator manages is named once, in the `kinds!` table below; the `Object`
-//! enum, the `Kind` enum, decoding, the API group/version/plural, the apply order and the
+//! enum, the `Kind` and `WorkloadKind` enums, decoding, the API group/version/plural, the apply order and the
 //! controller's watches (through [`Kind::visit`]) all come from it.
 
 use k8s_openapi::Resource;
@@ -10,31 +10,27 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::Serialize;
-
-use super::workload::WorkloadKind;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// Writes `$callback!` over the table: kinds in the order a fresh stack applies them
-/// (things pods mount and find come before the pods), with whether the operator reads
-/// the object's status (workloads) or only its metadata.
+/// (things pods mount and find come before the pods). Of the first group the operator
+/// reads only metadata; the second are the workloads, whose status it reads, and which
+/// also make the [`WorkloadKind`] enum.
 macro_rules! kinds {
     ($callback:ident) => {
         $callback! {
-            ConfigMap: metadata,
-            Secret: metadata,
-            PersistentVolumeClaim: metadata,
-            NetworkPolicy: metadata,
-            Service: metadata,
-            Deployment: status,
-            StatefulSet: status,
-            DaemonSet: status,
-            Job: status,
+            metadata: [ConfigMap, Secret, PersistentVolumeClaim, NetworkPolicy, Service],
+            workloads: [Deployment, StatefulSet, DaemonSet, Job],
         }
     };
 }
 
 macro_rules! define_kinds {
-    ($($kind:ident: $read:ident),* $(,)?) => {
+    (metadata: [$($metadata:ident),*], workloads: [$($workload:ident),*] $(,)?) => {
+        define_kinds!(@all [$($metadata,)* $($workload,)*] [$($workload,)*]);
+    };
+    (@all [$($kind:ident,)*] [$($workload:ident,)*]) => {
         // Every variant is a whole Kubernetes object and a stack has a few dozen at most: boxing
         // the larger ones would save nothing worth the indirection.
         #[allow(clippy::large_enum_variant)]
@@ -75,9 +71,7 @@ macro_rules! define_kinds {
             /// The operator reads this kind's status (workloads); of the others it reads
             /// metadata only, so their bodies (packed project files) need not be kept.
             pub fn status_is_read(self) -> bool {
-                match self {
-                    $(Kind::$kind => stringify!($read) == "status",)*
-                }
+                matches!(self, $(Kind::$workload)|*)
             }
 
             /// The kind of that name, as objects and messages spell it.
@@ -130,6 +124,20 @@ macro_rules! define_kinds {
             }
         }
 
+        /// The kinds that run a compose service's pods: a sub-list of [`Kind`].
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+        pub enum WorkloadKind {
+            $($workload,)*
+        }
+
+        impl From<WorkloadKind> for Kind {
+            fn from(kind: WorkloadKind) -> Kind {
+                match kind {
+                    $(WorkloadKind::$workload => Kind::$workload,)*
+                }
+            }
+        }
+
         $(impl ManagedType for $kind {})*
 
         $(impl From<$kind> for Object {
@@ -173,20 +181,26 @@ pub trait KindVisitor {
     fn visit<K: ManagedType>(self, kind: Kind) -> Self::Output;
 }
 
-impl std::fmt::Display for Kind {
+impl WorkloadKind {
+    pub fn as_str(self) -> &'static str {
+        Kind::from(self).as_str()
+    }
+
+    /// A workload that runs for ever, as opposed to a Job that runs to its end.
+    pub fn long_running(self) -> bool {
+        self != WorkloadKind::Job
+    }
+}
+
+impl std::fmt::Display for WorkloadKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl From<WorkloadKind> for Kind {
-    fn from(kind: WorkloadKind) -> Kind {
-        match kind {
-            WorkloadKind::Deployment => Kind::Deployment,
-            WorkloadKind::StatefulSet => Kind::StatefulSet,
-            WorkloadKind::DaemonSet => Kind::DaemonSet,
-            WorkloadKind::Job => Kind::Job,
-        }
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -211,5 +225,12 @@ impl Object {
     /// `Kind/name`, as messages name objects.
     pub fn reference(&self) -> String {
         format!("{}/{}", self.kind(), self.name())
+    }
+}
+
+/// A compose service runs as a Deployment unless something about it says otherwise.
+impl Default for WorkloadKind {
+    fn default() -> Self {
+        WorkloadKind::Deployment
     }
 }

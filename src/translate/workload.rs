@@ -19,34 +19,11 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::object::Object;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::limits::MAX_REPLICAS;
 use crate::compose::model::{ComposeFile, Deploy, Service};
 use crate::compose::units;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum WorkloadKind {
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-    Job,
-}
-
-impl WorkloadKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkloadKind::Deployment => "Deployment",
-            WorkloadKind::StatefulSet => "StatefulSet",
-            WorkloadKind::DaemonSet => "DaemonSet",
-            WorkloadKind::Job => "Job",
-        }
-    }
-
-    pub fn long_running(self) -> bool {
-        self != WorkloadKind::Job
-    }
-}
+use crate::object::{Object, WorkloadKind};
 
 /// How a service runs: its workload kind, replica count and restart behaviour.
 #[derive(Clone, Debug, PartialEq)]

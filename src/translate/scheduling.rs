@@ -23,10 +23,10 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::names;
-use super::workload::WorkloadKind;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::Service;
 use crate::compose::scheduling::DeviceRequest;
+use crate::object::WorkloadKind;
 
 pub const HOSTNAME: &str = "kubernetes.io/hostname";
 pub const OS: &str = "kubernetes.io/os";

@@ -7,9 +7,8 @@ pub mod container;
 pub mod kubernetes;
 pub mod names;
 pub mod network;
-pub mod object;
 pub mod pod;
-pub mod policy;
+
 pub mod project_files;
 pub mod scheduling;
 pub mod security;
@@ -22,10 +21,6 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-pub use object::Object;
-pub use policy::Policy;
-pub use workload::WorkloadKind;
-
 use crate::api::ComposeStackSpec;
 use crate::compose::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
 use crate::compose::kubernetes::EXTENSION_KEY;
@@ -34,6 +29,8 @@ use crate::compose::load::{self, Sources};
 use crate::compose::model::{ComposeFile, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
 use crate::compose::validate::validate;
+use crate::object::{Object, WorkloadKind};
+use crate::policy::Policy;
 use k8s_openapi::api::core::v1::{Container, Volume};
 use project_files::ProjectFiles;
 
