@@ -35,7 +35,7 @@ fn benchmarks(c: &mut Criterion) {
     let mut translate = c.benchmark_group("parse+translate");
     for (name, text) in [("microblog (3 services)", SMALL), ("generated (200 services)", large.as_str())] {
         let spec = spec(text);
-        translate.bench_function(name, |b| b.iter(|| translate::translate("bench", "default", black_box(&spec), &policy).unwrap()));
+        translate.bench_function(name, |b| b.iter(|| compose_operator::pipeline::translate("bench", "default", black_box(&spec), &policy).unwrap()));
     }
     translate.finish();
 

@@ -4,7 +4,10 @@
 # projects, a fixed set of fuzz cases, the hostile inputs' outcomes) at a base revision and
 # at the work tree, and compares the two folders byte for byte.
 #
-#   bash e2e/compare-translations.sh [BASE]     BASE defaults to origin/main, else main
+#   bash e2e/compare-translations.sh [BASE [HEAD]]
+#
+# BASE defaults to origin/main, else main; without HEAD the work tree is recorded, with it that
+# revision (in a second worktree, so the work tree may change meanwhile).
 #
 # The base is checked out in a git worktree under target/; both builds share one cargo target
 # directory, so only the crate itself is built twice. Needs the conformance corpora
@@ -20,6 +23,8 @@ COMPOSE_CONFORMANCE_DIR=$(cd "$COMPOSE_CONFORMANCE_DIR" && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$top/target}
 record_root=$CARGO_TARGET_DIR/translation-record
 worktree=$CARGO_TARGET_DIR/translation-record-base
+head=${2:-}
+head_worktree=$CARGO_TARGET_DIR/translation-record-head
 
 # record SOURCE_DIR OUT_DIR: the recording tests of one checkout. The conformance test runs
 # only its outcome tables (not the compose-go differential), the fuzz test a fixed case count.
@@ -29,14 +34,24 @@ record() {
     --test translate --test seeds --test conformance --test fuzz --test hostile -- corpus_outcomes fixture example mutated hostile >/dev/null)
 }
 
-git worktree remove --force "$worktree" 2>/dev/null || rm -rf "$worktree"
+for tree in "$worktree" "$head_worktree"; do
+  git worktree remove --force "$tree" 2>/dev/null || rm -rf "$tree"
+done
 git worktree prune
 git worktree add --detach -q "$worktree" "$base"
-trap 'git worktree remove --force "$worktree" 2>/dev/null || true' EXIT
+trap 'git worktree remove --force "$worktree" 2>/dev/null || true; git worktree remove --force "$head_worktree" 2>/dev/null || true' EXIT
+if [[ -n $head ]]; then
+  git worktree add --detach -q "$head_worktree" "$head"
+fi
 echo "recording $(git rev-parse --short "$base") (base)" >&2
 record "$worktree" "$record_root/base"
-echo "recording the work tree" >&2
-record "$top" "$record_root/head"
+if [[ -n $head ]]; then
+  echo "recording $(git rev-parse --short "$head")" >&2
+  record "$head_worktree" "$record_root/head"
+else
+  echo "recording the work tree" >&2
+  record "$top" "$record_root/head"
+fi
 files=$(find "$record_root/head" -type f | wc -l)
 if diff -r -q "$record_root/base" "$record_root/head"; then
   echo "identical: $files recorded translations, byte for byte ($record_root/{base,head})"

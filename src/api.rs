@@ -190,9 +190,6 @@ impl ComposeStackSpec {
     }
 
     /// The project files, indexed; build it once per translation.
-    pub fn project_files(&self) -> crate::translate::project_files::ProjectFiles<'_> {
-        crate::translate::project_files::ProjectFiles::new(&self.files, &self.binary_files, &self.directories)
-    }
 
     pub fn bind_mounts(&self) -> BindMounts {
         self.bind_mounts.unwrap_or_default()

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod compose;
 pub mod controller;
 pub mod object;
+pub mod pipeline;
 pub mod policy;
 pub mod translate;
 pub mod yaml_writer;

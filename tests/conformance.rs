@@ -61,7 +61,7 @@ fn alone(project: &Project) -> String {
     let (text, overrides) = read_all(project);
     let (mut spec, policy) = support::spec_and_policy(&text);
     spec.overrides = overrides;
-    describe(translate::translate("conformance", "default", &spec, &policy))
+    describe(compose_operator::pipeline::translate("conformance", "default", &spec, &policy))
 }
 
 fn input(project: &Project, images: Vec<(String, String)>) -> ComposeInput {
@@ -80,7 +80,7 @@ fn input(project: &Project, images: Vec<(String, String)>) -> ComposeInput {
 
 fn as_project(project: &Project) -> String {
     match input(project, corpus::stand_in_images(project)).project() {
-        Ok(packed) => describe(translate::translate("conformance", "default", &packed.spec, &Policy::default())),
+        Ok(packed) => describe(compose_operator::pipeline::translate("conformance", "default", &packed.spec, &Policy::default())),
         Err(error) => format!("refused: {error}"),
     }
 }

@@ -9,7 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use compose_operator::translate;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -301,7 +300,7 @@ fn check(text: String) -> Result<(), String> {
     let outcome = std::thread::Builder::new()
         .stack_size(2 * 1024 * 1024)
         .spawn(move || -> Result<(), String> {
-            match translate::translate("fuzz", "tenant", &spec, &policy) {
+            match compose_operator::pipeline::translate("fuzz", "tenant", &spec, &policy) {
                 Err(errors) => {
                     let text = errors.to_string();
                     if text.len() > 64 * 1024 {

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use compose_operator::api::ComposeStackSpec;
 use compose_operator::policy::Policy;
-use compose_operator::translate;
 
 mod support;
 
@@ -145,7 +144,7 @@ fn run(case: Case) -> Outcome {
     let result = std::thread::Builder::new()
         .stack_size(STACK)
         .spawn(move || {
-            let result = translate::translate("hostile", "tenant", &spec, &Policy::default());
+            let result = compose_operator::pipeline::translate("hostile", "tenant", &spec, &Policy::default());
             match result {
                 Ok(translation) => (true, translation.objects().count(), String::new()),
                 Err(errors) => {

@@ -3,7 +3,7 @@
 use compose_operator::api::ComposeStack;
 use compose_operator::object::{Object, WorkloadKind};
 use compose_operator::policy::Policy;
-use compose_operator::translate::{self, Translation};
+use compose_operator::translate::Translation;
 use serde_json::Value;
 
 mod support;
@@ -11,7 +11,7 @@ mod support;
 fn translate_example(name: &str) -> Translation {
     let path = format!("{}/examples/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
     let stack: ComposeStack = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    translate::translate(name, "seeds", &stack.spec, &Policy::default()).unwrap()
+    compose_operator::pipeline::translate(name, "seeds", &stack.spec, &Policy::default()).unwrap()
 }
 
 fn object<'a>(translation: &'a Translation, kind: &str, name: &str) -> Value {

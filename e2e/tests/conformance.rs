@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use compose_operator::api::ComposeStack;
 use compose_operator::cli::convert::{self, Output};
-use compose_operator::translate;
 
 use crate::harness::operator::Operator;
 use crate::harness::{TestNamespace, repo_root, tool};
@@ -243,7 +242,7 @@ async fn converted_yaml_is_accepted_by_the_api_server() {
         let text = std::fs::read_to_string(fixture).unwrap();
         let (spec, policy) = support::spec_and_policy(&text);
         let source = format!("fixtures/{}", fixture.file_name().unwrap().to_string_lossy());
-        let Ok(translation) = translate::translate("fixture", &namespace.name, &spec, &policy) else { continue };
+        let Ok(translation) = compose_operator::pipeline::translate("fixture", &namespace.name, &spec, &policy) else { continue };
         let yaml = convert::print(Vec::new(), &translation, Output::Yaml).unwrap();
         checked += 1;
         if let Some(message) = dry_run_yaml(yaml.as_bytes(), &namespace.name) {

@@ -48,10 +48,10 @@ pub fn checked(project: &mut Project, namespace: &str, policy: &Policy) -> Resul
     for note in &project.notes {
         eprintln!("{note}");
     }
-    let target = crate::translate::Target::default();
+    let target = crate::pipeline::NamespaceSettings::default();
     let translation = match project.loaded.take() {
-        Some(loaded) => crate::translate::translate_loaded(&project.name, namespace, &target, &project.spec, policy, loaded),
-        None => crate::translate::translate(&project.name, namespace, &project.spec, policy),
+        Some(loaded) => crate::pipeline::translate_loaded(&project.name, namespace, &target, &project.spec, policy, loaded),
+        None => crate::pipeline::translate(&project.name, namespace, &project.spec, policy),
     };
     let translation = translation.map_err(|e| e.to_string())?;
     for warning in &translation.warnings {

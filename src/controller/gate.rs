@@ -53,12 +53,12 @@ mod tests {
     use crate::object::Kind;
     use crate::object::Object;
     use crate::policy::Policy;
-    use crate::translate;
+
     use serde_json::json;
 
     fn plans(compose: &str) -> Vec<ServicePlan> {
         let spec = ComposeStackSpec { compose: compose.into(), ..Default::default() };
-        translate::translate("s", "ns", &spec, &Policy::default()).unwrap().services
+        crate::pipeline::translate("s", "ns", &spec, &Policy::default()).unwrap().services
     }
 
     fn owned(objects: Vec<Object>) -> Live {

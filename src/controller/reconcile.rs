@@ -29,7 +29,7 @@ use super::status::{self, Assessment, MAX_MESSAGE, Problem, holding, listed_of, 
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
 use crate::object::Kind;
 use crate::object::Object;
-use crate::translate::{self, Translation, project_files};
+use crate::translate::{Translation, project_files};
 
 /// How soon a stack blocked by someone else's object looks again: that object's removal
 /// sends no event the operator watches.
@@ -91,7 +91,7 @@ async fn translated(stack: &Arc<ComposeStack>, context: &Context) -> Result<Tran
     let uid = stack.uid().unwrap_or_default();
     let generation = stack.metadata.generation;
     let namespace = stack.namespace().unwrap_or_default();
-    let target = translate::Target { pod_security: context.caches.namespaces.of(&namespace) };
+    let target = crate::pipeline::NamespaceSettings { pod_security: context.caches.namespaces.of(&namespace) };
     let level = target.pod_security;
     if let Some(problem) = context.refusal(&uid, generation, level) {
         return Err(problem);
@@ -99,7 +99,7 @@ async fn translated(stack: &Arc<ComposeStack>, context: &Context) -> Result<Tran
     let outcome = {
         let _permit = context.shared.translations.acquire().await;
         let (stack, shared) = (stack.clone(), context.shared.clone());
-        tokio::task::spawn_blocking(move || translate::translate_for(&stack.name_any(), &namespace, &target, &stack.spec, &shared.policy)).await
+        tokio::task::spawn_blocking(move || crate::pipeline::translate_for(&stack.name_any(), &namespace, &target, &stack.spec, &shared.policy)).await
     };
     let result = match outcome {
         Ok(Ok(translation)) => Ok(translation),

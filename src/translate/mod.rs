@@ -14,6 +14,7 @@ pub mod scheduling;
 pub mod security;
 pub mod services;
 pub mod sidecar;
+pub mod target;
 pub mod volumes;
 pub mod workload;
 
@@ -21,18 +22,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::api::ComposeStackSpec;
-use crate::compose::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
+use crate::compose::diagnostic::{Diagnostic, Path, Report, Warning};
 use crate::compose::kubernetes::EXTENSION_KEY;
 use crate::compose::limits::{MAX_OBJECTS, MAX_OUTPUT_BYTES};
-use crate::compose::load::{self, Sources};
 use crate::compose::model::{ComposeFile, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
-use crate::compose::validate::validate;
 use crate::object::{Object, WorkloadKind};
-use crate::policy::Policy;
 use k8s_openapi::api::core::v1::{Container, Volume};
-use project_files::ProjectFiles;
+pub use target::Target;
 
 /// When a dependent may start, compose's `depends_on.<service>.condition`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,93 +98,19 @@ impl Translation {
     }
 }
 
-/// What the translation knows of where the stack lands, beyond its namespace's name.
-#[derive(Clone, Debug, Default)]
-pub struct Target {
-    /// The Pod Security level the namespace enforces.
-    pub pod_security: admission::PodSecurityLevel,
-}
-
-/// Translates a stack for a namespace that enforces no Pod Security level.
-pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
-    translate_for(stack, namespace, &Target::default(), spec, policy)
-}
-
-/// Translates a stack. Every problem is reported together; on any error nothing is returned,
-/// so a stack is never half-applied.
-pub fn translate_for(stack: &str, namespace: &str, target: &Target, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
-    let sources = Sources { compose: &spec.compose, overrides: &spec.overrides, variables: &spec.variables, profiles: &spec.profiles };
-    translate_loaded(stack, namespace, target, spec, policy, load::load(&sources)?)
-}
-
-/// The same, for a document loaded already from `spec` (the CLI loads it once to find the
-/// project files it refers to).
-pub fn translate_loaded(
-    stack: &str,
-    namespace: &str,
-    target: &Target,
-    spec: &ComposeStackSpec,
-    policy: &Policy,
-    mut loaded: load::Loaded,
-) -> Result<Translation, Diagnostics> {
-    let mut report = Report::default();
-    for error in std::mem::take(&mut loaded.errors) {
-        report.error(error);
-    }
-    for warning in std::mem::take(&mut loaded.warnings) {
-        report.warn(&warning.path, warning.message);
-    }
-    set_images(&mut loaded.file, &spec.images, &mut report);
-    if stack.len() > names::MAX_NAME {
-        report.error(Diagnostic::new(
-            Path::root(),
-            format!("the stack name `{stack}` is longer than {} characters, too long for a label value", names::MAX_NAME),
-        ));
-    }
-    validate(&loaded.file, &mut report);
-    if !check_object_estimate(&loaded.file, &mut report) {
-        return Err(report.into_diagnostics(|d| loaded.locate(d)));
-    }
-    let networks = network::layout(&loaded.file, spec.network_policies(), &mut report);
-    let settings = loaded
-        .file
-        .services
-        .iter()
-        .map(|(name, service)| (name.clone(), kubernetes::settings(service, &Path::root().key("services").key(name), &mut report)))
-        .collect();
-    let volume_claims = volume_claims(&loaded.file, &mut report);
-    let files = spec.project_files();
-    let one_shot = workload::one_shot_services(&loaded.file);
-    let translator = Translator { stack, spec, policy, target, file: &loaded.file, networks, settings, volume_claims, files: &files, one_shot };
-    let mut translation = translator.translate(&mut report);
-    check_output_size(&translation, &mut report);
-    if report.has_errors() {
-        return Err(report.into_diagnostics(|d| loaded.locate(d)));
-    }
-    for object in translation.services.iter_mut().flat_map(|s| s.objects.iter_mut()).chain(translation.shared.iter_mut()) {
-        object.metadata_mut().namespace = Some(namespace.to_string());
-    }
-    translation.warnings = report.into_warnings();
-    Ok(translation)
-}
-
-/// Refuses, before any per-service work, a stack whose object count alone is over the
-/// budget: four objects a service at most, one a link or network alias, config, secret
-/// or volume. Says whether the stack is within it.
-fn check_object_estimate(file: &ComposeFile, report: &mut Report) -> bool {
-    let aliases: usize = file.services.values().map(|s| s.links.len() + s.networks.values().map(|n| n.aliases.len()).sum::<usize>()).sum();
-    let estimate = 4 * file.services.len() + aliases + file.configs.len() + file.secrets.len() + file.volumes.len();
-    if estimate > MAX_OBJECTS {
-        report.error(
-            Diagnostic::new(
-                Path::root().key("services"),
-                format!("the stack would become about {estimate} Kubernetes objects; at most {MAX_OBJECTS} are accepted"),
-            )
-            .with_hint("split the project into several ComposeStacks"),
-        );
-        return false;
-    }
-    true
+/// Translates a loaded, validated project for its target. Errors and warnings go to `report`,
+/// after those of loading and validation, so that every problem is reported together; the
+/// caller decides from the report whether the translation stands.
+pub fn translate(file: &ComposeFile, target: &Target, report: &mut Report) -> Translation {
+    let networks = network::layout(file, target.network_policies, report);
+    let settings =
+        file.services.iter().map(|(name, service)| (name.clone(), kubernetes::settings(service, &Path::root().key("services").key(name), report))).collect();
+    let volume_claims = volume_claims(file, report);
+    let one_shot = workload::one_shot_services(file);
+    let translator = Translator { target, file, networks, settings, volume_claims, one_shot };
+    let translation = translator.translate(report);
+    check_output_size(&translation, report);
+    translation
 }
 
 /// The objects' count and size, as applied (JSON), against the stack's budget.
@@ -241,17 +164,13 @@ struct ServiceContext<'a> {
 }
 
 struct Translator<'a> {
-    stack: &'a str,
-    spec: &'a ComposeStackSpec,
-    policy: &'a Policy,
-    target: &'a Target,
+    target: &'a Target<'a>,
     file: &'a ComposeFile,
     networks: network::Layout,
     /// Per compose service: its x-kubernetes settings and kompose labels.
     settings: BTreeMap<String, kubernetes::Settings>,
     /// Per named volume: the claim settings of its own x-kubernetes.
     volume_claims: BTreeMap<String, kubernetes::ClaimSettings>,
-    files: &'a ProjectFiles<'a>,
     one_shot: BTreeMap<String, workload::OneShot>,
 }
 
@@ -278,18 +197,25 @@ struct PodParts {
 impl Translator<'_> {
     fn translate(&self, report: &mut Report) -> Translation {
         let volumes = volumes::plan(
-            &volumes::PlanInput { stack: self.stack, file: self.file, spec: self.spec, policy: self.policy, files: self.files, one_shot: &self.one_shot },
+            &volumes::PlanInput {
+                stack: self.target.stack,
+                file: self.file,
+                target: self.target,
+                policy: self.target.policy,
+                files: &self.target.files,
+                one_shot: &self.one_shot,
+            },
             report,
         );
         let files = configs::plan(
             &configs::PlanInput {
-                stack: self.stack,
+                stack: self.target.stack,
                 configs: &self.file.configs,
                 secrets: &self.file.secrets,
-                variables: &self.spec.variables,
-                files: self.files,
-                secret_files: self.spec.secret_files.as_deref(),
-                secret_variables: self.spec.secret_variables.as_deref(),
+                variables: &self.target.variables,
+                files: &self.target.files,
+                secret_files: self.target.secret_files,
+                secret_variables: self.target.secret_variables,
             },
             report,
         );
@@ -298,7 +224,7 @@ impl Translator<'_> {
             .iter()
             .filter_map(|(key, plan)| match plan {
                 volumes::NamedVolume::Shared { claim_name, access_mode } => {
-                    let mut claim = volumes::standalone_claim(self.stack, claim_name, access_mode, self.spec);
+                    let mut claim = volumes::standalone_claim(self.target.stack, claim_name, access_mode, self.target);
                     self.claim_settings(key, &volumes, report).apply(&mut claim);
                     Some(Object::PersistentVolumeClaim(claim))
                 }
@@ -324,7 +250,7 @@ impl Translator<'_> {
             })
             .collect();
         let aliases = self.aliases(&k8s_names, report);
-        let project_mounts = volumes::ProjectMounts::new(self.stack, self.files);
+        let project_mounts = volumes::ProjectMounts::new(self.target.stack, &self.target.files);
         let mut services = Vec::new();
         for (compose_name, service) in &self.file.services {
             let Some(name) = k8s_names.get(compose_name.as_str()) else { continue };
@@ -362,9 +288,9 @@ impl Translator<'_> {
                 service,
                 path: &path,
                 plan: context.volumes,
-                policy: self.policy,
-                spec: self.spec,
-                files: self.files,
+                policy: self.target.policy,
+                target: self.target,
+                files: &self.target.files,
                 project_mounts: context.project_mounts,
             },
             report,
@@ -374,12 +300,12 @@ impl Translator<'_> {
                 name,
                 service,
                 path: &path,
-                variables: &self.spec.variables,
-                policy: self.policy,
+                variables: &self.target.variables,
+                policy: self.target.policy,
                 ports,
                 expose,
-                files: self.files,
-                secret_env_files: &self.spec.secret_env_files,
+                files: &self.target.files,
+                secret_env_files: self.target.secret_env_files,
             },
             report,
         );
@@ -442,11 +368,11 @@ impl Translator<'_> {
         let lifecycle = workload::lifecycle(service, &path, self.one_shot.get(compose_name).copied(), !parts.per_replica_claims.is_empty(), report)?;
         let mut template = pod::template(
             pod::PodInput {
-                stack: self.stack,
+                stack: self.target.stack,
                 name,
                 service,
                 path: &path,
-                policy: self.policy,
+                policy: self.target.policy,
                 containers,
                 volumes: parts.volumes,
                 restart_policy: lifecycle.restart_policy,
@@ -459,16 +385,16 @@ impl Translator<'_> {
             let metadata = template.metadata.get_or_insert_default();
             metadata.annotations.get_or_insert_default().insert(CONTENT_HASH.to_string(), fingerprint);
         }
-        security::pod_security(template.spec.get_or_insert_default(), service, &path, self.policy, report);
+        security::pod_security(template.spec.get_or_insert_default(), service, &path, self.target.policy, report);
         scheduling::apply(
             template.spec.get_or_insert_default(),
-            &scheduling::SchedulingInput { stack: self.stack, name, service, path: &path, kind: lifecycle.kind, replicas: lifecycle.replicas },
+            &scheduling::SchedulingInput { stack: self.target.stack, name, service, path: &path, kind: lifecycle.kind, replicas: lifecycle.replicas },
             report,
         );
-        let network_policy = if self.spec.network_policies() {
+        let network_policy = if self.target.network_policies {
             let labels = template.metadata.get_or_insert_default().labels.get_or_insert_default();
             labels.extend(membership.labels());
-            let policy = network::policy(self.stack, name, &membership, &ports);
+            let policy = network::policy(self.target.stack, name, &membership, &ports);
             if policy.is_none() {
                 report.warn(&path.key("network_mode"), "NetworkPolicies do not govern pods on the node's network: this service is not isolated");
             }
@@ -478,7 +404,7 @@ impl Translator<'_> {
         };
         let settings = self.settings.get(compose_name).cloned().unwrap_or_default();
         settings.apply_to_pod(&mut template, &path, report);
-        admission::guard_pod_metadata(&template, service, &path, self.policy, report);
+        admission::guard_pod_metadata(&template, service, &path, self.target.policy, report);
         let in_pod: Vec<(&str, &Service)> = std::iter::once((compose_name, service)).chain(attached.iter().copied()).collect();
         admission::fit_pod_security(template.spec.get_or_insert_default(), self.target.pod_security, &in_pod, report);
         let creates_claims = service
@@ -494,7 +420,7 @@ impl Translator<'_> {
             .per_replica_claims
             .iter()
             .map(|(key, claim)| {
-                let mut template = volumes::claim(claim, "ReadWriteOnce", self.spec);
+                let mut template = volumes::claim(claim, "ReadWriteOnce", self.target);
                 self.claim_settings(key, context.volumes, report).apply(&mut template);
                 template
             })
@@ -506,10 +432,10 @@ impl Translator<'_> {
                 path: &path,
                 lifecycle: &lifecycle,
                 metadata: self.workload_metadata(name, service, &path, report),
-                selector: names::selector_labels(self.stack, name),
+                selector: names::selector_labels(self.target.stack, name),
                 template,
                 claim_templates,
-                retain_claims: self.spec.retain_volumes(),
+                retain_claims: self.target.retain_volumes,
             },
             report,
         );
@@ -521,12 +447,12 @@ impl Translator<'_> {
             );
         }
         let mut cluster_services = services::services(&services::ServiceInput {
-            stack: self.stack,
+            stack: self.target.stack,
             name,
             ports: &ports,
             expose: &expose,
             dns_round_robin: dns_round_robin || settings.headless,
-            published_type: settings.published_type.unwrap_or_else(|| self.spec.published_service_type()),
+            published_type: settings.published_type.unwrap_or_else(|| self.target.published_service_type),
             aliases: context.aliases,
         });
         settings.apply_to_services(&mut cluster_services);
@@ -592,7 +518,7 @@ impl Translator<'_> {
     }
 
     fn workload_metadata(&self, name: &str, service: &Service, path: &Path, report: &mut Report) -> ObjectMeta {
-        let mut labels = names::object_labels(self.stack, Some(name));
+        let mut labels = names::object_labels(self.target.stack, Some(name));
         let mut annotations = BTreeMap::new();
         for (key, value) in service.deploy.iter().flat_map(|d| d.labels.iter()) {
             let value = value.clone().unwrap_or_default();
@@ -750,18 +676,6 @@ fn parse_ports(service: &Service, path: &Path, report: &mut Report) -> Vec<PortM
 
 fn parse_expose(service: &Service, path: &Path, report: &mut Report) -> Vec<(u16, Protocol)> {
     service.expose.iter().enumerate().filter_map(|(index, entry)| report.check(&path.key("expose").key(index), units::parse_expose(entry))).flatten().collect()
-}
-
-/// `spec.images`: the image a pipeline pushed, set over (or instead of) `image:`.
-fn set_images(file: &mut ComposeFile, images: &BTreeMap<String, String>, report: &mut Report) {
-    for (service, image) in images {
-        let path = Path::root().key("spec").key("images").key(service);
-        match file.services.get_mut(service) {
-            Some(_) if image.trim().is_empty() => report.error(Diagnostic::new(path, "the image is empty")),
-            Some(definition) => definition.image = Some(image.clone()),
-            None => report.warn(&path, "there is no such service in the stack (or its profile is not enabled); ignored"),
-        }
-    }
 }
 
 /// The claim settings of each named volume's own `x-kubernetes`.

@@ -28,8 +28,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::kubernetes::{self as settings, ClaimSettings};
 use super::names;
 use super::project_files::{self, Content, ProjectFiles};
+use super::target::Target;
 use super::workload::OneShot;
-use crate::api::{BindMounts, ComposeStackSpec};
+use crate::api::BindMounts;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{ComposeFile, Scalar, Service, VolumeMount as ComposeMount};
 use crate::compose::units;
@@ -134,7 +135,7 @@ pub fn directory_key(source: &str) -> String {
     }
 }
 
-fn bind(source: &str, target: &str, spec: &ComposeStackSpec, policy: &Policy, files: &ProjectFiles) -> Bind {
+fn bind(source: &str, target: &str, resolved: &Target, policy: &Policy, files: &ProjectFiles) -> Bind {
     let absolute = source.starts_with('/');
     if let Some(what) = special_host_path(source).filter(|_| absolute) {
         if policy.allow_host_paths {
@@ -155,12 +156,13 @@ fn bind(source: &str, target: &str, spec: &ComposeStackSpec, policy: &Policy, fi
         return Bind::HostPath;
     }
     let unpacked = !absolute
-        && project_files::normalize(source).is_ok_and(|path| spec.unpacked_paths.iter().any(|u| project_files::normalize(u).as_deref() == Ok(path.as_str())));
-    if unpacked && spec.bind_mounts() != BindMounts::Refuse {
+        && project_files::normalize(source)
+            .is_ok_and(|path| resolved.unpacked_paths.iter().any(|u| project_files::normalize(u).as_deref() == Ok(path.as_str())));
+    if unpacked && resolved.bind_mounts != BindMounts::Refuse {
         return Bind::Unpacked;
     }
     let file_like = looks_like_file(source) || looks_like_file(target);
-    match spec.bind_mounts() {
+    match resolved.bind_mounts {
         BindMounts::Drop => Bind::Dropped,
         BindMounts::Refuse if absolute => Bind::Refused(
             format!("bind mount of host path `{source}` into `{target}` is refused (spec.bindMounts: Refuse)"),
@@ -191,7 +193,7 @@ pub fn named_source(mount: &ComposeMount) -> Option<&str> {
 pub struct PlanInput<'a> {
     pub stack: &'a str,
     pub file: &'a ComposeFile,
-    pub spec: &'a ComposeStackSpec,
+    pub target: &'a Target<'a>,
     pub policy: &'a Policy,
     pub files: &'a ProjectFiles<'a>,
     pub one_shot: &'a BTreeMap<String, OneShot>,
@@ -200,7 +202,7 @@ pub struct PlanInput<'a> {
 /// Which services mount each named volume and host directory; decides per-replica claim
 /// templates versus standalone claims, and names every claim.
 pub fn plan(input: &PlanInput, report: &mut Report) -> VolumePlan {
-    let PlanInput { stack, file, spec, policy, files, one_shot } = *input;
+    let PlanInput { stack, file, target, policy, files, one_shot } = *input;
     let mut users: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut directory_claims: BTreeMap<String, (ClaimSettings, Path)> = BTreeMap::new();
     let mut first_use: BTreeMap<String, Path> = BTreeMap::new();
@@ -208,7 +210,7 @@ pub fn plan(input: &PlanInput, report: &mut Report) -> VolumePlan {
         for (index, mount) in service.volumes.iter().enumerate() {
             let key = match (mount.kind.as_str(), mount.source.as_deref()) {
                 ("volume", Some(source)) if !source.is_empty() => source.to_string(),
-                ("bind", Some(source)) => match bind(source, &mount.target, spec, policy, files) {
+                ("bind", Some(source)) => match bind(source, &mount.target, target, policy, files) {
                     Bind::Claim(key) => {
                         let path = Path::root().key("services").key(service_name).key("volumes").key(index);
                         first_use.entry(key.clone()).or_insert_with(|| path.clone());
@@ -347,20 +349,20 @@ fn unique_name(readable: &str, key: &str, taken: &BTreeSet<String>) -> String {
 }
 
 /// A standalone claim of the stack.
-pub fn standalone_claim(stack: &str, claim_name: &str, access_mode: &str, spec: &ComposeStackSpec) -> PersistentVolumeClaim {
-    let mut claim = claim(claim_name, access_mode, spec);
+pub fn standalone_claim(stack: &str, claim_name: &str, access_mode: &str, target: &Target) -> PersistentVolumeClaim {
+    let mut claim = claim(claim_name, access_mode, target);
     claim.metadata.labels = Some(names::object_labels(stack, None));
     claim
 }
 
-pub fn claim(name: &str, access_mode: &str, spec: &ComposeStackSpec) -> PersistentVolumeClaim {
+pub fn claim(name: &str, access_mode: &str, target: &Target) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() },
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec![access_mode.to_string()]),
-            storage_class_name: spec.storage_class_name().map(str::to_string),
+            storage_class_name: target.storage_class_name.map(str::to_string),
             resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([("storage".to_string(), Quantity(spec.volume_size().to_string()))])),
+                requests: Some(BTreeMap::from([("storage".to_string(), Quantity(target.volume_size.to_string()))])),
                 ..Default::default()
             }),
             ..Default::default()
@@ -394,7 +396,7 @@ pub struct VolumeInput<'a> {
     pub path: &'a Path,
     pub plan: &'a VolumePlan,
     pub policy: &'a Policy,
-    pub spec: &'a ComposeStackSpec,
+    pub target: &'a Target<'a>,
     pub files: &'a ProjectFiles<'a>,
     pub project_mounts: &'a ProjectMounts<'a>,
 }
@@ -422,7 +424,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
             continue;
         }
         match (mount.kind, mount.source) {
-            ("bind", Some(source)) => match bind(source, mount.target, input.spec, input.policy, input.files) {
+            ("bind", Some(source)) => match bind(source, mount.target, input.target, input.policy, input.files) {
                 Bind::Project => {
                     served_targets.push(mount.target);
                     input.project_mounts.mount(&mut result, &mount, source, &mount_path, report);
@@ -700,12 +702,12 @@ mod tests {
 
     #[test]
     fn what_a_host_path_becomes() {
-        let spec = ComposeStackSpec::default();
         let (text, binary) = (BTreeMap::from([("conf/app.conf".to_string(), "x".to_string())]), BTreeMap::new());
         let directories = ["conf".to_string()];
         let files = ProjectFiles::new(&text, &binary, &directories);
         let policy = Policy::default();
-        let plan = |source: &str, target: &str| bind(source, target, &spec, &policy, &files);
+        let resolved = Target::with_defaults(&policy, ProjectFiles::new(&text, &binary, &directories));
+        let plan = |source: &str, target: &str| bind(source, target, &resolved, &policy, &files);
         assert_eq!(plan("./conf", "/etc/app"), Bind::Project);
         assert_eq!(plan("/srv/app/data", "/var/lib/app"), Bind::Claim("/srv/app/data".into()));
         assert_eq!(plan("./data", "/data"), Bind::Claim("./data".into()));
@@ -715,8 +717,8 @@ mod tests {
         assert!(matches!(plan("/dev/dri", "/dev/dri"), Bind::Refused(..)));
         assert!(matches!(plan("./missing.conf", "/etc/app.conf"), Bind::Refused(message, _) if message.contains("single file")));
         let allowed = Policy { allow_host_paths: true, ..Default::default() };
-        assert_eq!(bind("/srv/data", "/data", &spec, &allowed, &files), Bind::HostPath);
-        let drop = ComposeStackSpec { bind_mounts: Some(BindMounts::Drop), ..Default::default() };
+        assert_eq!(bind("/srv/data", "/data", &resolved, &allowed, &files), Bind::HostPath);
+        let drop = Target { bind_mounts: BindMounts::Drop, ..Target::with_defaults(&policy, ProjectFiles::new(&text, &binary, &directories)) };
         assert_eq!(bind("./src", "/app", &drop, &policy, &files), Bind::Dropped);
     }
 }

@@ -1,0 +1,134 @@
+//! A ComposeStack's whole way to Kubernetes objects, shared by the CLI and the controller:
+//! load (`compose`: parse, interpolate, merge, canonical form) → the images the stack names
+//! → validate → budget → translate (`translate`, pure) → the namespace on every object.
+//! Only this module reads a `ComposeStackSpec`; the translation sees the loaded project and a
+//! resolved [`Target`].
+
+use std::collections::BTreeMap;
+
+use crate::api::ComposeStackSpec;
+use crate::compose::diagnostic::{Diagnostic, Diagnostics, Path, Report};
+use crate::compose::limits::MAX_OBJECTS;
+use crate::compose::load::{self, Loaded, Sources};
+use crate::compose::model::ComposeFile;
+use crate::compose::validate::validate;
+use crate::policy::Policy;
+use crate::translate::admission::PodSecurityLevel;
+use crate::translate::project_files::ProjectFiles;
+use crate::translate::{self, Target, Translation, names};
+
+/// What the operator knows of the namespace a stack lands in, beyond its name.
+#[derive(Clone, Debug, Default)]
+pub struct NamespaceSettings {
+    /// The Pod Security level the namespace enforces.
+    pub pod_security: PodSecurityLevel,
+}
+
+/// Translates a stack for a namespace that enforces no Pod Security level.
+pub fn translate(stack: &str, namespace: &str, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
+    translate_for(stack, namespace, &NamespaceSettings::default(), spec, policy)
+}
+
+/// Translates a stack. Every problem is reported together; on any error nothing is returned,
+/// so a stack is never half-applied.
+pub fn translate_for(stack: &str, namespace: &str, settings: &NamespaceSettings, spec: &ComposeStackSpec, policy: &Policy) -> Result<Translation, Diagnostics> {
+    let sources = Sources { compose: &spec.compose, overrides: &spec.overrides, variables: &spec.variables, profiles: &spec.profiles };
+    translate_loaded(stack, namespace, settings, spec, policy, load::load(&sources)?)
+}
+
+/// The same, for a document loaded already from `spec` (the CLI loads it once to find the
+/// project files it refers to).
+pub fn translate_loaded(
+    stack: &str,
+    namespace: &str,
+    settings: &NamespaceSettings,
+    spec: &ComposeStackSpec,
+    policy: &Policy,
+    mut loaded: Loaded,
+) -> Result<Translation, Diagnostics> {
+    let mut report = Report::default();
+    for error in std::mem::take(&mut loaded.errors) {
+        report.error(error);
+    }
+    for warning in std::mem::take(&mut loaded.warnings) {
+        report.warn(&warning.path, warning.message);
+    }
+    set_images(&mut loaded.file, &spec.images, &mut report);
+    if stack.len() > names::MAX_NAME {
+        report.error(Diagnostic::new(
+            Path::root(),
+            format!("the stack name `{stack}` is longer than {} characters, too long for a label value", names::MAX_NAME),
+        ));
+    }
+    validate(&loaded.file, &mut report);
+    if !check_object_estimate(&loaded.file, &mut report) {
+        return Err(report.into_diagnostics(|d| loaded.locate(d)));
+    }
+    let target = target(stack, settings, spec, policy);
+    let mut translation = translate::translate(&loaded.file, &target, &mut report);
+    if report.has_errors() {
+        return Err(report.into_diagnostics(|d| loaded.locate(d)));
+    }
+    for object in translation.services.iter_mut().flat_map(|s| s.objects.iter_mut()).chain(translation.shared.iter_mut()) {
+        object.metadata_mut().namespace = Some(namespace.to_string());
+    }
+    translation.warnings = report.into_warnings();
+    Ok(translation)
+}
+
+/// The project files packed into a ComposeStack.
+pub fn project_files(spec: &ComposeStackSpec) -> ProjectFiles<'_> {
+    ProjectFiles::new(&spec.files, &spec.binary_files, &spec.directories)
+}
+
+/// What the translation reads of the ComposeStack, resolved once.
+fn target<'a>(stack: &'a str, settings: &NamespaceSettings, spec: &'a ComposeStackSpec, policy: &'a Policy) -> Target<'a> {
+    Target {
+        stack,
+        pod_security: settings.pod_security,
+        policy,
+        files: project_files(spec),
+        variables: &spec.variables,
+        secret_files: spec.secret_files.as_deref(),
+        secret_variables: spec.secret_variables.as_deref(),
+        secret_env_files: &spec.secret_env_files,
+        unpacked_paths: &spec.unpacked_paths,
+        bind_mounts: spec.bind_mounts(),
+        network_policies: spec.network_policies(),
+        published_service_type: spec.published_service_type(),
+        volume_size: spec.volume_size(),
+        storage_class_name: spec.storage_class_name(),
+        retain_volumes: spec.retain_volumes(),
+    }
+}
+
+/// Refuses, before any per-service work, a stack whose object count alone is over the
+/// budget: four objects a service at most, one a link or network alias, config, secret
+/// or volume. Says whether the stack is within it.
+fn check_object_estimate(file: &ComposeFile, report: &mut Report) -> bool {
+    let aliases: usize = file.services.values().map(|s| s.links.len() + s.networks.values().map(|n| n.aliases.len()).sum::<usize>()).sum();
+    let estimate = 4 * file.services.len() + aliases + file.configs.len() + file.secrets.len() + file.volumes.len();
+    if estimate > MAX_OBJECTS {
+        report.error(
+            Diagnostic::new(
+                Path::root().key("services"),
+                format!("the stack would become about {estimate} Kubernetes objects; at most {MAX_OBJECTS} are accepted"),
+            )
+            .with_hint("split the project into several ComposeStacks"),
+        );
+        return false;
+    }
+    true
+}
+
+/// `spec.images`: the image a pipeline pushed, set over (or instead of) `image:`.
+fn set_images(file: &mut ComposeFile, images: &BTreeMap<String, String>, report: &mut Report) {
+    for (service, image) in images {
+        let path = Path::root().key("spec").key("images").key(service);
+        match file.services.get_mut(service) {
+            Some(_) if image.trim().is_empty() => report.error(Diagnostic::new(path, "the image is empty")),
+            Some(definition) => definition.image = Some(image.clone()),
+            None => report.warn(&path, "there is no such service in the stack (or its profile is not enabled); ignored"),
+        }
+    }
+}
