@@ -8,7 +8,7 @@ use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use super::Failure;
+use super::failure::Failure;
 
 /// The CLI's own field manager: what it applies (ComposeStacks and their Secrets) is told
 /// apart from the operator's objects and from a user's `kubectl apply`.
@@ -70,4 +70,10 @@ where
     K::DynamicType: Default,
 {
     Ok(kube::Api::<K>::namespaced(client.clone(), namespace).list(selector).await?.items)
+}
+
+impl From<kube::Error> for Failure {
+    fn from(error: kube::Error) -> Self {
+        Failure::Cluster(describe(&error))
+    }
 }

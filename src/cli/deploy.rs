@@ -14,9 +14,9 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
-use super::Failure;
 use super::cluster::{ClusterArgs, Connection, FIELD_MANAGER};
 use super::display::{self, PlainView, ProgressView, ServiceProgress, StackProgress, TerminalView};
+use super::failure::Failure;
 use super::input::ComposeInput;
 use super::project::{Project, manifest};
 use crate::api::ComposeStack;

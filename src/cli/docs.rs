@@ -20,9 +20,9 @@ pub struct ManArgs {
     pub directory: PathBuf,
 }
 
-/// The completion script for the name the binary was invoked as (`kubectl-compose` too).
-pub fn completion(args: &CompletionArgs, invoked: &'static str) -> String {
-    let mut command = super::command(invoked);
+/// The completion script for the command as it was invoked (`kubectl-compose` too:
+/// `cli::command` names it).
+pub fn completion(args: &CompletionArgs, mut command: clap::Command) -> String {
     let name = command.get_name().to_string();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, name, &mut script);
@@ -30,9 +30,8 @@ pub fn completion(args: &CompletionArgs, invoked: &'static str) -> String {
 }
 
 /// One page for the command and one per subcommand; returns the files written.
-pub fn man(args: &ManArgs, invoked: &'static str) -> Result<String, String> {
+pub fn man(args: &ManArgs, command: clap::Command) -> Result<String, String> {
     std::fs::create_dir_all(&args.directory).map_err(|e| format!("cannot create {}: {e}", args.directory.display()))?;
-    let command = super::command(invoked);
     clap_mangen::generate_to(command, &args.directory).map_err(|e| format!("cannot write the man pages into {}: {e}", args.directory.display()))?;
     let mut written: Vec<String> = std::fs::read_dir(&args.directory)
         .map_err(|e| e.to_string())?

@@ -11,9 +11,9 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::Failure;
 use super::cluster::{ClusterArgs, list};
 use super::display::{age, port_mapping, table};
+use super::failure::Failure;
 use crate::api::ComposeStack;
 use crate::object::WorkloadKind;
 use crate::translate::names;

@@ -15,9 +15,9 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams, LogParams};
 use kube::runtime::watcher;
 
-use super::Failure;
 use super::cluster::{ClusterArgs, describe};
 use super::deploy::parse_duration;
+use super::failure::Failure;
 use crate::translate::names;
 
 #[derive(Debug, Args)]

@@ -10,9 +10,9 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
 use kube::api::{Api, DeleteParams, ListParams};
 
-use super::Failure;
 use super::cluster::{ClusterArgs, list};
 use super::deploy::parse_duration;
+use super::failure::Failure;
 use crate::api::ComposeStack;
 use crate::translate::names;
 

@@ -26,8 +26,9 @@
 use serde_json::{Map, Value as Json, json};
 
 use super::diagnostic::{Diagnostic, Path, Report};
-use super::kubernetes::EXTENSION_KEY;
+use super::extension::EXTENSION_KEY;
 use super::units::{self, PortMapping};
+use super::value::{kind_of, scalar_text};
 
 use super::limits::{MAX_PORTS_PER_SERVICE, MAX_PORTS_PER_STACK};
 
@@ -628,26 +629,6 @@ pub fn is_file_path(source: &str) -> bool {
         (Some('.' | '/' | '~'), _) => true,
         (Some(drive), Some(':')) => drive.is_ascii_alphabetic(),
         _ => source.starts_with("\\\\"),
-    }
-}
-
-pub fn scalar_text(value: &Json) -> Option<String> {
-    match value {
-        Json::String(s) => Some(s.clone()),
-        Json::Number(n) => Some(n.to_string()),
-        Json::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-pub fn kind_of(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "nothing",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "a mapping",
     }
 }
 

@@ -8,8 +8,8 @@ use serde_json::Value as Json;
 
 use super::canonical::canonicalize;
 use super::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
+use super::extension::EXTENSION_KEY;
 use super::interpolate::interpolate_tree;
-use super::kubernetes::EXTENSION_KEY;
 use super::merge::{merge_all, strip_resets};
 use super::model::{ComposeFile, Dependency, Service};
 use super::yaml::{self, Node};

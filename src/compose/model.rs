@@ -9,12 +9,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::Value as Json;
 
-use super::canonical::{kind_of, scalar_text};
-use super::kubernetes::{ServiceExtension, VolumeExtension};
-use super::scheduling::{DeviceRequest, Placement};
-
-/// Fields compose accepts that we only need to know are present.
-pub type Any = Option<Json>;
+use super::extension::{ServiceExtension, VolumeExtension};
+use super::placement::{DeviceRequest, Placement};
+pub use super::value::{Any, Scalar};
+use super::value::{kind_of, scalar_text};
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -289,36 +287,6 @@ impl Service {
             ("pull_refresh_after", &self.pull_refresh_after, "image refresh is the kubelet's pull policy; ignored"),
         ];
         candidates.into_iter().chain(more).filter(|(_, value, _)| value.is_some()).map(|(key, _, reason)| (key, reason)).collect()
-    }
-}
-
-/// A scalar that compose lets users write as a number, a boolean or a string
-/// (interpolation always produces strings, so `replicas: ${N}` is text).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Scalar(pub String);
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Json::deserialize(deserializer)? {
-            Json::String(s) => Ok(Scalar(s)),
-            Json::Number(n) => Ok(Scalar(n.to_string())),
-            Json::Bool(b) => Ok(Scalar(b.to_string())),
-            other => Err(de::Error::custom(format!("expected a string or number, found {}", kind_of(&other)))),
-        }
-    }
-}
-
-impl Scalar {
-    pub fn as_u32(&self) -> Result<u32, String> {
-        self.0.trim().parse().map_err(|_| format!("`{}` is not a whole number", self.0))
-    }
-
-    pub fn as_bool(&self) -> Result<bool, String> {
-        match self.0.as_str() {
-            "true" | "True" | "TRUE" => Ok(true),
-            "false" | "False" | "FALSE" => Ok(false),
-            other => Err(format!("`{other}` is not true or false")),
-        }
     }
 }
 

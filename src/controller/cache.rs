@@ -19,10 +19,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
 
-use super::ledger::FINGERPRINT;
+use super::annotations::{FINGERPRINT, JOB_TEMPLATE_HASH};
 use super::pods::PodState;
 use super::progress::Progress;
-use super::reconcile::JOB_TEMPLATE_HASH;
 use crate::translate::admission::{ENFORCE_LABEL, PodSecurityLevel};
 
 use crate::object::{Kind, Object};

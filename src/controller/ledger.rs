@@ -28,8 +28,7 @@ use std::sync::Mutex;
 use super::cache::Cached;
 use crate::object::Kind;
 
-/// The annotation with the fingerprint of the desired state an object was applied from.
-pub const FINGERPRINT: &str = "compose-operator.dev/fingerprint";
+use super::annotations::FINGERPRINT;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Entry {

@@ -6,6 +6,7 @@
 //! reconciles read ([`cache`]) and the controller's triggers (a changed or deleted child
 //! wakes its stack), and one watch of the stacks' pods feeds the pod cache.
 
+pub mod annotations;
 pub mod cache;
 pub mod cluster;
 pub mod context;

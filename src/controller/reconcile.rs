@@ -15,13 +15,13 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use tracing::{debug, info, instrument, warn};
 
+use super::annotations::{FINGERPRINT, JOB_TEMPLATE_HASH};
 use super::cache::Cached;
 use super::cluster::Cluster;
 use super::context::Context;
 use super::error::{ClusterError, Error};
 use super::events::{self, Changes};
 use super::gate;
-use super::ledger::FINGERPRINT;
 use super::live::{Live, controller_of};
 use super::metrics::Outcome;
 use super::pods::{PodState, failed_container, pod_problem};
@@ -36,8 +36,6 @@ use crate::translate::{Translation, project_files};
 const CONFLICT_RETRY: Duration = Duration::from_secs(30);
 /// How soon a stack looks again while the caches have not finished their first list.
 const CACHES_SYNCING_RETRY: Duration = Duration::from_secs(1);
-/// The pod-template fingerprint of a Job, whose template cannot change in place.
-pub const JOB_TEMPLATE_HASH: &str = "compose-operator.dev/template-hash";
 /// The log keeps this much of a refused stack's errors; the status keeps [`MAX_MESSAGE`].
 const MAX_LOGGED: usize = 64 * 1024;
 

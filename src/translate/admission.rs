@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{Capabilities, PodSpec, PodTemplateSpec, Securit
 
 use super::security::SAFE_SYSCTLS;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::kubernetes::EXTENSION_KEY;
+use crate::compose::extension::EXTENSION_KEY;
 use crate::compose::model::Service;
 use crate::policy::Policy;
 

@@ -4,7 +4,7 @@
 pub mod admission;
 pub mod configs;
 pub mod container;
-pub mod kubernetes;
+pub mod extension;
 pub mod names;
 pub mod network;
 pub mod pod;
@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report, Warning};
-use crate::compose::kubernetes::EXTENSION_KEY;
+use crate::compose::extension::EXTENSION_KEY;
 use crate::compose::limits::{MAX_OBJECTS, MAX_OUTPUT_BYTES};
 use crate::compose::model::{ComposeFile, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
@@ -104,7 +104,7 @@ impl Translation {
 pub fn translate(file: &ComposeFile, target: &Target, report: &mut Report) -> Translation {
     let networks = network::layout(file, target.network_policies, report);
     let settings =
-        file.services.iter().map(|(name, service)| (name.clone(), kubernetes::settings(service, &Path::root().key("services").key(name), report))).collect();
+        file.services.iter().map(|(name, service)| (name.clone(), extension::settings(service, &Path::root().key("services").key(name), report))).collect();
     let volume_claims = volume_claims(file, report);
     let one_shot = workload::one_shot_services(file);
     let translator = Translator { target, file, networks, settings, volume_claims, one_shot };
@@ -168,9 +168,9 @@ struct Translator<'a> {
     file: &'a ComposeFile,
     networks: network::Layout,
     /// Per compose service: its x-kubernetes settings and kompose labels.
-    settings: BTreeMap<String, kubernetes::Settings>,
+    settings: BTreeMap<String, extension::Settings>,
     /// Per named volume: the claim settings of its own x-kubernetes.
-    volume_claims: BTreeMap<String, kubernetes::ClaimSettings>,
+    volume_claims: BTreeMap<String, extension::ClaimSettings>,
     one_shot: BTreeMap<String, workload::OneShot>,
 }
 
@@ -412,7 +412,7 @@ impl Translator<'_> {
             .iter()
             .filter_map(volumes::named_source)
             .any(|v| matches!(context.volumes.volumes.get(v), Some(volumes::NamedVolume::PerReplica { .. } | volumes::NamedVolume::Shared { .. })));
-        if settings.claims != kubernetes::ClaimSettings::default() && !creates_claims {
+        if settings.claims != extension::ClaimSettings::default() && !creates_claims {
             report
                 .warn(&path.key("labels"), "kompose.volume.* labels size the claims of named volumes, and this service mounts none the stack creates; ignored");
         }
@@ -492,18 +492,18 @@ impl Translator<'_> {
     /// A claimed volume's settings. A named volume's: its own x-kubernetes, else the kompose
     /// labels of the services that mount it (the first one's when they differ), else
     /// spec.volumes. A host directory's: the x-kubernetes of its mounts.
-    fn claim_settings(&self, volume: &str, plan: &volumes::VolumePlan, report: &mut Report) -> kubernetes::ClaimSettings {
+    fn claim_settings(&self, volume: &str, plan: &volumes::VolumePlan, report: &mut Report) -> extension::ClaimSettings {
         if volume.contains('/') {
             return plan.directory_claims.get(volume).cloned().unwrap_or_default();
         }
         let own = self.volume_claims.get(volume).cloned().unwrap_or_default();
-        let from_services: Vec<(&String, &kubernetes::ClaimSettings)> = self
+        let from_services: Vec<(&String, &extension::ClaimSettings)> = self
             .file
             .services
             .iter()
             .filter(|(_, service)| service.volumes.iter().filter_map(volumes::named_source).any(|v| v == volume))
             .filter_map(|(name, _)| Some((name, &self.settings.get(name)?.claims)))
-            .filter(|(_, claims)| **claims != kubernetes::ClaimSettings::default())
+            .filter(|(_, claims)| **claims != extension::ClaimSettings::default())
             .collect();
         if let Some((first, claims)) = from_services.first() {
             if let Some((other, _)) = from_services.iter().find(|(_, c)| c != claims) {
@@ -679,7 +679,7 @@ fn parse_expose(service: &Service, path: &Path, report: &mut Report) -> Vec<(u16
 }
 
 /// The claim settings of each named volume's own `x-kubernetes`.
-fn volume_claims(file: &ComposeFile, report: &mut Report) -> BTreeMap<String, kubernetes::ClaimSettings> {
+fn volume_claims(file: &ComposeFile, report: &mut Report) -> BTreeMap<String, extension::ClaimSettings> {
     file.volumes
         .iter()
         .filter_map(|(name, definition)| {
@@ -690,7 +690,7 @@ fn volume_claims(file: &ComposeFile, report: &mut Report) -> BTreeMap<String, ku
                 report.warn(&path.key(EXTENSION_KEY), "an external volume's claim exists already, with its own size and class; ignored");
                 return None;
             }
-            Some((name.clone(), kubernetes::volume_settings(extension, &path, report)))
+            Some((name.clone(), extension::volume_settings(extension, &path, report)))
         })
         .collect()
 }

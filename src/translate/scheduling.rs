@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use super::names;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::Service;
-use crate::compose::scheduling::DeviceRequest;
+use crate::compose::placement::DeviceRequest;
 use crate::object::WorkloadKind;
 
 pub const HOSTNAME: &str = "kubernetes.io/hostname";

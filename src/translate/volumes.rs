@@ -25,7 +25,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::kubernetes::{self as settings, ClaimSettings};
+use super::extension::{self as settings, ClaimSettings};
 use super::names;
 use super::project_files::{self, Content, ProjectFiles};
 use super::target::Target;
@@ -215,7 +215,7 @@ pub fn plan(input: &PlanInput, report: &mut Report) -> VolumePlan {
                         let path = Path::root().key("services").key(service_name).key("volumes").key(index);
                         first_use.entry(key.clone()).or_insert_with(|| path.clone());
                         if let Some(extension) = &mount.x_kubernetes {
-                            let claim = settings::volume_settings(extension, &path.key(crate::compose::kubernetes::EXTENSION_KEY), report);
+                            let claim = settings::volume_settings(extension, &path.key(crate::compose::extension::EXTENSION_KEY), report);
                             match directory_claims.get(&key) {
                                 Some((existing, _)) if *existing != claim => {
                                     report.warn(&path, "another mount of this directory sizes its claim differently; the first is used")

@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use super::names;
 use crate::api::PublishedServiceType;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::kubernetes::{EXTENSION_KEY, Toleration as ComposeToleration, VolumeExtension};
+use crate::compose::extension::{EXTENSION_KEY, Toleration as ComposeToleration, VolumeExtension};
 use crate::compose::model::{Scalar, Service};
 
 pub const KOMPOSE_SERVICE_TYPE: &str = "kompose.service.type";

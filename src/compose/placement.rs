@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::model::{Any, Scalar};
+use super::value::{Any, Scalar};
 
 /// `deploy.placement`, as swarm reads it.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::model::Scalar;
+use super::value::Scalar;
 
 /// The extension key, kept by the loader on services and volumes.
 pub const EXTENSION_KEY: &str = "x-kubernetes";

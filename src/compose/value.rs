@@ -1,0 +1,60 @@
+//! Loose YAML values as compose allows them: scalars written as a number, a boolean or a
+//! string, and keys whose value only needs to be present. A leaf: the model, the canonical
+//! form and the extension keys all read these.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use serde_json::Value as Json;
+
+/// Fields compose accepts that we only need to know are present.
+pub type Any = Option<Json>;
+
+/// A scalar that compose lets users write as a number, a boolean or a string
+/// (interpolation always produces strings, so `replicas: ${N}` is text).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Json::deserialize(deserializer)? {
+            Json::String(s) => Ok(Scalar(s)),
+            Json::Number(n) => Ok(Scalar(n.to_string())),
+            Json::Bool(b) => Ok(Scalar(b.to_string())),
+            other => Err(de::Error::custom(format!("expected a string or number, found {}", kind_of(&other)))),
+        }
+    }
+}
+
+impl Scalar {
+    pub fn as_u32(&self) -> Result<u32, String> {
+        self.0.trim().parse().map_err(|_| format!("`{}` is not a whole number", self.0))
+    }
+
+    pub fn as_bool(&self) -> Result<bool, String> {
+        match self.0.as_str() {
+            "true" | "True" | "TRUE" => Ok(true),
+            "false" | "False" | "FALSE" => Ok(false),
+            other => Err(format!("`{other}` is not true or false")),
+        }
+    }
+}
+
+pub fn scalar_text(value: &Json) -> Option<String> {
+    match value {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+pub fn kind_of(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "nothing",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a mapping",
+    }
+}
