@@ -69,8 +69,8 @@ pub fn translate_loaded(
     if report.has_errors() {
         return Err(report.into_diagnostics(|d| loaded.locate(d)));
     }
-    for object in translation.services.iter_mut().flat_map(|s| s.objects.iter_mut()).chain(translation.shared.iter_mut()) {
-        object.metadata_mut().namespace = Some(namespace.to_string());
+    for metadata in translation.metadata_mut() {
+        metadata.namespace = Some(namespace.to_string());
     }
     translation.warnings = report.into_warnings();
     Ok(translation)

@@ -309,7 +309,7 @@ fn check(text: String) -> Result<(), String> {
                     Ok(())
                 }
                 Ok(translation) => {
-                    let list = json!({"apiVersion": "v1", "kind": "List", "items": translation.objects().map(compose_operator::object::Object::to_json).collect::<Vec<_>>()});
+                    let list = json!({"apiVersion": "v1", "kind": "List", "items": translation.objects().map(|o| o.to_json()).collect::<Vec<_>>()});
                     let yaml = compose_operator::yaml_writer::to_string(&list).unwrap();
                     let back: Value = serde_saphyr::from_str(&yaml).map_err(|e| format!("the printed YAML does not read back: {e}"))?;
                     if back != list {

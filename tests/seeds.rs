@@ -14,14 +14,14 @@ fn translate_example(name: &str) -> Translation {
     compose_operator::pipeline::translate(name, "seeds", &stack.spec, &Policy::default()).unwrap()
 }
 
-fn object<'a>(translation: &'a Translation, kind: &str, name: &str) -> Value {
-    translation.objects().find(|o: &&'a Object| o.kind().as_str() == kind && o.name() == name).unwrap_or_else(|| panic!("no {kind} {name}")).to_json()
+fn object(translation: &Translation, kind: &str, name: &str) -> Value {
+    translation.objects().find(|o: &Object| o.kind().as_str() == kind && o.name() == name).unwrap_or_else(|| panic!("no {kind} {name}")).to_json()
 }
 
 #[test]
 fn get_started_swarm_stack() {
     let translation = translate_example("get-started");
-    insta::assert_yaml_snapshot!(translation.objects().map(Object::to_json).collect::<Vec<_>>());
+    insta::assert_yaml_snapshot!(translation.objects().map(|o| o.to_json()).collect::<Vec<_>>());
     let web = object(&translation, "Deployment", "web");
     assert_eq!(web["spec"]["replicas"], 5);
     let container = &web["spec"]["template"]["spec"]["containers"][0];
@@ -39,7 +39,7 @@ fn get_started_swarm_stack() {
 #[test]
 fn microblog_with_mysql_volume_links_and_variables() {
     let translation = translate_example("microblog");
-    insta::assert_yaml_snapshot!(translation.objects().map(Object::to_json).collect::<Vec<_>>());
+    insta::assert_yaml_snapshot!(translation.objects().map(|o| o.to_json()).collect::<Vec<_>>());
     let mysql = translation.services.iter().find(|s| s.name == "mysql").unwrap();
     assert_eq!(mysql.kind, WorkloadKind::StatefulSet);
     let statefulset = object(&translation, "StatefulSet", "mysql");
@@ -73,7 +73,7 @@ fn redis_with_a_published_port() {
 #[test]
 fn django_dev_server() {
     let translation = translate_example("django");
-    insta::assert_yaml_snapshot!(translation.objects().map(Object::to_json).collect::<Vec<_>>());
+    insta::assert_yaml_snapshot!(translation.objects().map(|o| o.to_json()).collect::<Vec<_>>());
     let web = object(&translation, "Deployment", "web");
     let args = &web["spec"]["template"]["spec"]["containers"][0]["args"];
     assert_eq!(args, &serde_json::json!(["python", "manage.py", "runserver", "0.0.0.0:8000"]));

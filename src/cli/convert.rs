@@ -95,7 +95,7 @@ impl serde::Serialize for Items<'_> {
             items.serialize_element(secret)?;
         }
         for object in self.translation.objects() {
-            items.serialize_element(object)?;
+            items.serialize_element(&object)?;
         }
         items.end()
     }

@@ -29,7 +29,7 @@ use super::status::{self, Assessment, MAX_MESSAGE, Problem, holding, listed_of, 
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
 use crate::object::Kind;
 use crate::object::Object;
-use crate::translate::{Translation, project_files};
+use crate::translate::{ServicePlan, Translation, project_files};
 
 /// How soon a stack blocked by someone else's object looks again: that object's removal
 /// sends no event the operator watches.
@@ -156,12 +156,8 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
     owner.block_owner_deletion = Some(true);
     let desired = desired_objects(&translation, &owner, stack.spec.retain_volumes());
     let waiting = gate::waiting(&translation.services, &pass.live);
-    let held_back: BTreeSet<(Kind, &str)> = translation
-        .services
-        .iter()
-        .filter(|plan| waiting.contains_key(&plan.name))
-        .flat_map(|plan| plan.objects.iter().map(|o| (o.kind(), o.name())))
-        .collect();
+    let held_back: BTreeSet<(Kind, &str)> =
+        translation.services.iter().filter(|plan| waiting.contains_key(&plan.name)).flat_map(ServicePlan::object_names).collect();
     let writes: Vec<&Object> = desired.iter().filter(|o| !held_back.contains(&(o.kind(), o.name())) && pass.needs_write(o)).collect();
     // Only names about to be written are looked up: a service held back by depends_on would
     // otherwise be looked up on every pass while it waits.
@@ -220,7 +216,7 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
 /// in the order pods need them, Jobs fingerprinted by template, every object by its whole
 /// desired state.
 fn desired_objects(translation: &Translation, owner: &OwnerReference, retain_claims: bool) -> Vec<Object> {
-    let mut objects: Vec<Object> = translation.objects().cloned().collect();
+    let mut objects: Vec<Object> = translation.objects().collect();
     for object in &mut objects {
         let is_retained_claim = object.kind() == Kind::PersistentVolumeClaim && retain_claims;
         if !is_retained_claim {

@@ -9,6 +9,7 @@ pub mod names;
 pub mod network;
 pub mod pod;
 
+pub mod plan;
 pub mod project_files;
 pub mod scheduling;
 pub mod security;
@@ -22,81 +23,15 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::compose::diagnostic::{Diagnostic, Path, Report, Warning};
+use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::extension::EXTENSION_KEY;
 use crate::compose::limits::{MAX_OBJECTS, MAX_OUTPUT_BYTES};
 use crate::compose::model::{ComposeFile, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
-use crate::object::{Object, WorkloadKind};
-use k8s_openapi::api::core::v1::{Container, Volume};
+use crate::object::WorkloadKind;
+use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, Volume};
+pub use plan::{Dependency, DependencyCondition, ServicePlan, Translation};
 pub use target::Target;
-
-/// When a dependent may start, compose's `depends_on.<service>.condition`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DependencyCondition {
-    /// `service_started`: the workload exists and (long-running) has a ready pod.
-    Started,
-    /// `service_healthy`: every replica is ready.
-    Healthy,
-    /// `service_completed_successfully`: the one-shot Job succeeded.
-    CompletedSuccessfully,
-}
-
-impl DependencyCondition {
-    pub fn as_compose(self) -> &'static str {
-        match self {
-            DependencyCondition::Started => "service_started",
-            DependencyCondition::Healthy => "service_healthy",
-            DependencyCondition::CompletedSuccessfully => "service_completed_successfully",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Dependency {
-    /// The Kubernetes name of the service depended on.
-    pub service: String,
-    pub condition: DependencyCondition,
-    /// `required: false` dependencies are started first when possible but never block.
-    pub required: bool,
-}
-
-/// Everything one compose service becomes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ServicePlan {
-    pub compose_name: String,
-    /// The Kubernetes name of the workload and its Service.
-    pub name: String,
-    pub kind: WorkloadKind,
-    pub replicas: i32,
-    pub depends_on: Vec<Dependency>,
-    /// The workload first, then its Services, then its NetworkPolicy; nothing for a
-    /// service that runs in another's pod.
-    pub objects: Vec<Object>,
-    /// The compose service whose pod runs this one (`network_mode: service:<it>`); `name`
-    /// and `kind` are then that workload's.
-    pub attached_to: Option<String>,
-}
-
-impl ServicePlan {
-    pub fn workload(&self) -> Option<&Object> {
-        self.objects.first()
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Translation {
-    pub services: Vec<ServicePlan>,
-    /// Objects of the stack as a whole (shared claims).
-    pub shared: Vec<Object>,
-    pub warnings: Vec<Warning>,
-}
-
-impl Translation {
-    pub fn objects(&self) -> impl Iterator<Item = &Object> {
-        self.shared.iter().chain(self.services.iter().flat_map(|s| s.objects.iter()))
-    }
-}
 
 /// Translates a loaded, validated project for its target. Errors and warnings go to `report`,
 /// after those of loading and validation, so that every problem is reported together; the
@@ -115,7 +50,7 @@ pub fn translate(file: &ComposeFile, target: &Target, report: &mut Report) -> Tr
 
 /// The objects' count and size, as applied (JSON), against the stack's budget.
 fn check_output_size(translation: &Translation, report: &mut Report) {
-    let count = translation.objects().count();
+    let count = translation.object_count();
     if count > MAX_OBJECTS {
         report.error(Diagnostic::new(Path::root(), format!("the stack becomes {count} Kubernetes objects; at most {MAX_OBJECTS} are accepted")));
         return;
@@ -219,19 +154,18 @@ impl Translator<'_> {
             },
             report,
         );
-        let mut shared: Vec<Object> = volumes
+        let claims: Vec<PersistentVolumeClaim> = volumes
             .volumes
             .iter()
             .filter_map(|(key, plan)| match plan {
                 volumes::NamedVolume::Shared { claim_name, access_mode } => {
                     let mut claim = volumes::standalone_claim(self.target.stack, claim_name, access_mode, self.target);
                     self.claim_settings(key, &volumes, report).apply(&mut claim);
-                    Some(Object::PersistentVolumeClaim(claim))
+                    Some(claim)
                 }
                 _ => None,
             })
             .collect();
-        shared.extend(files.objects.iter().cloned());
         let k8s_names: BTreeMap<&str, String> = self
             .file
             .services
@@ -273,8 +207,8 @@ impl Translator<'_> {
                 plan.replicas = *replicas;
             }
         }
-        shared.extend(project_mounts.into_objects());
-        let translation = Translation { services, shared, warnings: Vec::new() };
+        let translation =
+            Translation { services, claims, configs_and_secrets: files.objects.clone(), project_files: project_mounts.into_objects(), warnings: Vec::new() };
         check_unique_names(&translation, report);
         translation
     }
@@ -456,16 +390,15 @@ impl Translator<'_> {
             aliases: context.aliases,
         });
         settings.apply_to_services(&mut cluster_services);
-        let mut objects = vec![workload];
-        objects.extend(cluster_services.into_iter().map(Object::Service));
-        objects.extend(network_policy.map(Object::NetworkPolicy));
         Some(ServicePlan {
             compose_name: compose_name.to_string(),
             name: name.to_string(),
             kind: lifecycle.kind,
             replicas: lifecycle.replicas,
             depends_on,
-            objects,
+            workload: Some(workload),
+            services: cluster_services,
+            network_policy,
             attached_to: None,
         })
     }
@@ -484,7 +417,9 @@ impl Translator<'_> {
             kind: WorkloadKind::Deployment,
             replicas: 0,
             depends_on,
-            objects: Vec::new(),
+            workload: None,
+            services: Vec::new(),
+            network_policy: None,
             attached_to: Some(host.to_string()),
         })
     }

@@ -34,7 +34,6 @@ use crate::api::BindMounts;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{ComposeFile, Scalar, Service, VolumeMount as ComposeMount};
 use crate::compose::units;
-use crate::object::Object;
 use crate::policy::Policy;
 
 /// How a claimed volume (named, or a host directory) is provided, decided once per stack.
@@ -586,8 +585,8 @@ impl<'a> ProjectMounts<'a> {
     }
 
     /// Every ConfigMap built, in source order.
-    pub fn into_objects(self) -> Vec<Object> {
-        self.built.into_inner().into_values().flatten().map(|built| Object::ConfigMap(built.object)).collect()
+    pub fn into_objects(self) -> Vec<ConfigMap> {
+        self.built.into_inner().into_values().flatten().map(|built| built.object).collect()
     }
 
     fn mount(&self, result: &mut ServiceVolumes, mount: &Mount, source: &str, path: &Path, report: &mut Report) {

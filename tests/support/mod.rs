@@ -94,7 +94,7 @@ pub fn render(stack: &str, spec: &ComposeStackSpec, policy: &Policy) -> String {
             for object in translation.objects() {
                 text.push_str("---\n");
                 // Typed, as `convert` prints it: the snapshots pin that this reads as the JSON form did.
-                text.push_str(&compose_operator::yaml_writer::to_string(object).expect("objects print as YAML"));
+                text.push_str(&compose_operator::yaml_writer::to_string(&object).expect("objects print as YAML"));
             }
             text
         }
