@@ -13,7 +13,7 @@ use crate::compose::load::{self, Loaded, Sources};
 use crate::compose::model::ComposeFile;
 use crate::compose::validate::validate;
 use crate::policy::Policy;
-use crate::translate::admission::PodSecurityLevel;
+use crate::translate::fragment::admission::PodSecurityLevel;
 use crate::translate::project_files::ProjectFiles;
 use crate::translate::{self, Target, Translation, names};
 

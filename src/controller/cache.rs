@@ -22,7 +22,7 @@ use kube::runtime::watcher::Event;
 use super::annotations::{FINGERPRINT, JOB_TEMPLATE_HASH};
 use super::pods::PodState;
 use super::progress::Progress;
-use crate::translate::admission::{ENFORCE_LABEL, PodSecurityLevel};
+use crate::translate::fragment::admission::{ENFORCE_LABEL, PodSecurityLevel};
 
 use crate::object::{Kind, Object};
 use crate::translate::names;

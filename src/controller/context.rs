@@ -15,7 +15,7 @@ use super::ledger::Ledger;
 use super::metrics::Metrics;
 use super::status::Problem;
 use crate::policy::Policy;
-use crate::translate::admission::PodSecurityLevel;
+use crate::translate::fragment::admission::PodSecurityLevel;
 
 const FIRST_RETRY: Duration = Duration::from_secs(2);
 const LONGEST_RETRY: Duration = Duration::from_secs(300);

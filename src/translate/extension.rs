@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{LocalObjectReference, PersistentVolumeClaim, PodTemplateSpec, Service as KubeService, Toleration};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::names;
 use crate::api::PublishedServiceType;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::extension::{EXTENSION_KEY, Toleration as ComposeToleration, VolumeExtension};
 use crate::compose::model::{Scalar, Service};
+use crate::translate::names;
 
 pub const KOMPOSE_SERVICE_TYPE: &str = "kompose.service.type";
 pub const KOMPOSE_IMAGE_PULL_SECRET: &str = "kompose.image-pull-secret";

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use super::admission::PodSecurityLevel;
-use super::project_files::ProjectFiles;
 use crate::api::{BindMounts, PublishedServiceType};
 use crate::policy::Policy;
+use crate::translate::fragment::admission::PodSecurityLevel;
+use crate::translate::project_files::ProjectFiles;
 
 pub struct Target<'a> {
     /// The stack's name: the prefix and label of everything it creates.

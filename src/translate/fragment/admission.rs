@@ -11,11 +11,11 @@
 
 use k8s_openapi::api::core::v1::{Capabilities, PodSpec, PodTemplateSpec, SecurityContext};
 
-use super::security::SAFE_SYSCTLS;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::extension::EXTENSION_KEY;
 use crate::compose::model::Service;
 use crate::policy::Policy;
+use crate::translate::fragment::security::SAFE_SYSCTLS;
 
 /// Which policy flag lets a guarded annotation through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

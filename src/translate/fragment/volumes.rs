@@ -25,16 +25,16 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::extension::{self as settings, ClaimSettings};
-use super::names;
-use super::project_files::{self, Content, ProjectFiles};
-use super::target::Target;
-use super::workload::OneShot;
 use crate::api::BindMounts;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{ComposeFile, Scalar, Service, VolumeMount as ComposeMount};
 use crate::compose::units;
 use crate::policy::Policy;
+use crate::translate::extension::{self as settings, ClaimSettings};
+use crate::translate::names;
+use crate::translate::project_files::{self, Content, ProjectFiles};
+use crate::translate::resource::workload::OneShot;
+use crate::translate::target::Target;
 
 /// How a claimed volume (named, or a host directory) is provided, decided once per stack.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,10 +20,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value as Json;
 
-use super::names;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{ComposeFile, NetworkDefinition, Service};
 use crate::compose::units::PortMapping;
+use crate::translate::names;
 
 /// Pod label prefix for the stack's own networks; peers are matched within the stack.
 pub const NETWORK_LABEL_PREFIX: &str = "network.compose-operator.dev/";

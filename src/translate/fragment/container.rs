@@ -8,14 +8,14 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::project_files::{self, Content, ProjectFiles};
-use super::scheduling;
-use super::security;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::dotenv;
 use crate::compose::model::{Healthcheck, Scalar, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
 use crate::policy::Policy;
+use crate::translate::fragment::scheduling;
+use crate::translate::fragment::security;
+use crate::translate::project_files::{self, Content, ProjectFiles};
 
 /// Compose's healthcheck defaults (interval 30s, timeout 30s, retries 3).
 const DEFAULT_PROBE_SECONDS: i32 = 30;

@@ -22,11 +22,11 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use super::names;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::Service;
 use crate::compose::placement::DeviceRequest;
 use crate::object::WorkloadKind;
+use crate::translate::names;
 
 pub const HOSTNAME: &str = "kubernetes.io/hostname";
 pub const OS: &str = "kubernetes.io/os";

@@ -97,7 +97,7 @@ pub fn merge_into(pod_volumes: &mut Vec<Volume>, mut container: Container, volum
             Some(existing) if *existing == volume => {}
             Some(_) => {
                 // A short suffix keeps the name within the 63 characters of a volume name.
-                let name = format!("{}-{}", volume.name, &super::project_files::fingerprint(container_name.as_bytes())[..6]);
+                let name = format!("{}-{}", volume.name, &crate::translate::project_files::fingerprint(container_name.as_bytes())[..6]);
                 renamed.insert(volume.name.clone(), name.clone());
                 pod_volumes.push(Volume { name, ..volume });
             }

@@ -17,11 +17,11 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, ConfigMapVolumeSource, KeyToPath, Secret, SecretVolumeSource, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::names;
-use super::project_files::{self, Content, ProjectFiles};
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{FileMount, FileObjectDefinition, Service};
 use crate::object::Object;
+use crate::translate::names;
+use crate::translate::project_files::{self, Content, ProjectFiles};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

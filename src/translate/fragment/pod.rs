@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, HostAlias, PodDNSConfig, PodDNSConfigOption, PodSpec, PodTemplateSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::names;
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::Service;
 use crate::compose::units;
 use crate::policy::Policy;
+use crate::translate::names;
 
 pub struct PodInput<'a> {
     pub stack: &'a str,

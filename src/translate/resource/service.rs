@@ -8,9 +8,9 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::names;
 use crate::api::PublishedServiceType;
 use crate::compose::units::{PortMapping, Protocol};
+use crate::translate::names;
 
 pub struct ServiceInput<'a> {
     pub stack: &'a str,
