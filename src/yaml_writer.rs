@@ -7,6 +7,8 @@
 //! spaces and `_ . / - @ = +` (and `:` not followed by a space), and is none of the words
 //! YAML 1.1 reads as a boolean or null. Every other string is double-quoted, or, when it
 //! spans lines, written as a literal block. Keys follow the same rule.
+// Long because it is a whole serde Serializer, whose trait has a method per data type;
+// the quoting rules it applies are short and sit at the top.
 
 use std::fmt::Write;
 

@@ -22,6 +22,8 @@
 //!
 //! Port ranges are expanded here, under budgets per service and per stack, so no later
 //! stage can be made to build thousands of ports from a few bytes.
+// Long because it is one table of short→long rewrites with one function per key, as
+// compose-go's canonical step is: split, the table and its rewrites would drift apart.
 
 use serde_json::{Map, Value as Json, json};
 

@@ -1,7 +1,9 @@
 //! The compose document as typed data, read from its canonical form (see `canonical`):
 //! only the long syntax of every field. Unknown keys are errors, as in compose itself.
-//! Unit strings (sizes, durations, CPUs) are parsed by `translate`, which reports each
+//! Unit strings (sizes, durations, CPUs) are still parsed by `translate`, which reports each
 //! value's exact path.
+// Long because the compose spec has about a hundred service keys, each a typed field here;
+// one file keeps every key of the model findable with one search.
 
 use std::collections::BTreeMap;
 
@@ -365,6 +367,13 @@ pub struct VolumeMount {
     /// The `x-kubernetes` extension: the claim a host directory becomes.
     #[serde(default, rename = "x-kubernetes")]
     pub x_kubernetes: Option<VolumeExtension>,
+}
+
+impl VolumeMount {
+    /// The named volume this mounts, if it mounts one (not a path, not anonymous, not tmpfs).
+    pub fn named_source(&self) -> Option<&str> {
+        (self.kind == "volume").then_some(self.source.as_deref()).flatten().filter(|s| !s.is_empty())
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]

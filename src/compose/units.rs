@@ -3,6 +3,8 @@
 //!
 //! Numbers are read as exact decimal text instead of through `f64`, so `0.3` CPUs or
 //! `1.1g` give the same answer everywhere and a value at a limit never rounds past it.
+// Long because each of compose's unit languages comes with its printer and its tests;
+// the parsers share the exact-decimal reading, so they stay together.
 
 use std::net::IpAddr;
 use std::time::Duration;

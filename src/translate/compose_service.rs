@@ -8,10 +8,10 @@ use k8s_openapi::api::core::v1::{Container, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::fragment::{admission, container, pod, scheduling, security, sidecar, volumes};
-use super::resource::{config, network_policy, service, workload};
+use super::resource::{claim, config, network_policy, service, workload};
 use super::{ServiceContext, Translator, extension, names, project_files};
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::Service;
+use crate::compose::model::{Service, VolumeMount};
 use crate::compose::units::{self, PortMapping, Protocol};
 use crate::object::WorkloadKind;
 use crate::translate::plan::{Dependency, DependencyCondition, ServicePlan};
@@ -46,6 +46,7 @@ impl Translator<'_> {
         let path = Path::root().key("services").key(compose_name);
         let service_volumes = volumes::service_volumes(
             &volumes::VolumeInput {
+                compose_name,
                 service,
                 path: &path,
                 plan: context.volumes,
@@ -171,8 +172,8 @@ impl Translator<'_> {
         let creates_claims = service
             .volumes
             .iter()
-            .filter_map(volumes::named_source)
-            .any(|v| matches!(context.volumes.volumes.get(v), Some(volumes::NamedVolume::PerReplica { .. } | volumes::NamedVolume::Shared { .. })));
+            .filter_map(VolumeMount::named_source)
+            .any(|v| matches!(context.volumes.volumes.get(v), Some(claim::NamedVolume::PerReplica { .. } | claim::NamedVolume::Shared { .. })));
         if settings.claims != extension::ClaimSettings::default() && !creates_claims {
             report
                 .warn(&path.key("labels"), "kompose.volume.* labels size the claims of named volumes, and this service mounts none the stack creates; ignored");
@@ -181,8 +182,8 @@ impl Translator<'_> {
             .per_replica_claims
             .iter()
             .map(|(key, claim)| {
-                let mut template = volumes::claim(claim, "ReadWriteOnce", self.target);
-                self.claim_settings(key, context.volumes, report).apply(&mut template);
+                let mut template = claim::claim(claim, "ReadWriteOnce", self.target);
+                claim::claim_settings(key, context.volumes, self.file, &self.settings, &self.volume_claims, report).apply(&mut template);
                 template
             })
             .collect();

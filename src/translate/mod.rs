@@ -6,7 +6,7 @@
 //! The way through, in the order of [`translate`]:
 //! 1. stack-wide decisions: network membership (`resource::network_policy::layout`), each
 //!    service's `x-kubernetes` settings (`extension`), one-shot services (Jobs), which named
-//!    volumes are per replica or shared (`fragment::volumes::plan`), the ConfigMaps and Secrets
+//!    volumes are per replica or shared (`resource::claim::plan`), the ConfigMaps and Secrets
 //!    of configs and secrets (`resource::config`), Kubernetes names and alias Services (`stack`);
 //! 2. per compose service (`compose_service`): its container (`fragment::container`) and
 //!    mounts, the pod template (`fragment::pod`, `security`, `scheduling`, `admission`), the
@@ -14,6 +14,7 @@
 //!    services that share a pod (`network_mode: service:`) join it (`fragment::sidecar`);
 //! 3. budgets on what came out, and names that would clash (`stack`).
 
+pub mod bind_source;
 mod compose_service;
 pub mod extension;
 pub mod fragment;
@@ -31,8 +32,8 @@ use crate::compose::model::{ComposeFile, Service};
 use crate::object::WorkloadKind;
 use fragment::{sidecar, volumes};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use resource::{config, network_policy, workload};
-use stack::{check_output_size, check_unique_names, volume_claims};
+use resource::{claim, config, network_policy, workload};
+use stack::{aliases, check_output_size, check_unique_names, volume_claims};
 
 pub use plan::{Dependency, DependencyCondition, ServicePlan, Translation};
 pub use target::Target;
@@ -55,7 +56,7 @@ pub fn translate(file: &ComposeFile, target: &Target, report: &mut Report) -> Tr
 /// What the stack decided once and each service reads.
 #[derive(Clone, Copy)]
 struct ServiceContext<'a> {
-    volumes: &'a volumes::VolumePlan,
+    volumes: &'a claim::VolumePlan,
     files: &'a config::FilePlan,
     project_mounts: &'a volumes::ProjectMounts<'a>,
     aliases: &'a [String],
@@ -77,8 +78,8 @@ struct Translator<'a> {
 
 impl Translator<'_> {
     fn translate(&self, report: &mut Report) -> Translation {
-        let volumes = volumes::plan(
-            &volumes::PlanInput {
+        let volumes = claim::plan(
+            &claim::PlanInput {
                 stack: self.target.stack,
                 file: self.file,
                 target: self.target,
@@ -104,9 +105,9 @@ impl Translator<'_> {
             .volumes
             .iter()
             .filter_map(|(key, plan)| match plan {
-                volumes::NamedVolume::Shared { claim_name, access_mode } => {
-                    let mut claim = volumes::standalone_claim(self.target.stack, claim_name, access_mode, self.target);
-                    self.claim_settings(key, &volumes, report).apply(&mut claim);
+                claim::NamedVolume::Shared { claim_name, access_mode } => {
+                    let mut claim = claim::standalone_claim(self.target.stack, claim_name, access_mode, self.target);
+                    claim::claim_settings(key, &volumes, self.file, &self.settings, &self.volume_claims, report).apply(&mut claim);
                     Some(claim)
                 }
                 _ => None,
@@ -129,7 +130,7 @@ impl Translator<'_> {
                 None => Some((*name, k8s.clone())),
             })
             .collect();
-        let aliases = self.aliases(&k8s_names, report);
+        let aliases = aliases(self.file, &k8s_names, report);
         let project_mounts = volumes::ProjectMounts::new(self.target.stack, &self.target.files);
         let mut services = Vec::new();
         for (compose_name, service) in &self.file.services {

@@ -3,84 +3,53 @@
 
 use std::collections::BTreeMap;
 
-use super::fragment::volumes;
-use super::{Translator, extension, names};
+use super::{extension, names};
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::extension::EXTENSION_KEY;
 use crate::compose::limits::{MAX_OBJECTS, MAX_OUTPUT_BYTES};
 use crate::compose::model::ComposeFile;
 use crate::translate::plan::Translation;
 
-impl Translator<'_> {
-    /// A claimed volume's settings. A named volume's: its own x-kubernetes, else the kompose
-    /// labels of the services that mount it (the first one's when they differ), else
-    /// spec.volumes. A host directory's: the x-kubernetes of its mounts.
-    pub(super) fn claim_settings(&self, volume: &str, plan: &volumes::VolumePlan, report: &mut Report) -> extension::ClaimSettings {
-        if volume.contains('/') {
-            return plan.directory_claims.get(volume).cloned().unwrap_or_default();
+/// Alias Services per target service: `links: [db:database]` on any service and
+/// `networks.<net>.aliases` on the target itself.
+pub(super) fn aliases(file: &ComposeFile, k8s_names: &BTreeMap<&str, String>, report: &mut Report) -> BTreeMap<String, Vec<String>> {
+    let mut owner_of: BTreeMap<String, (String, Path)> = BTreeMap::new();
+    let mut add = |alias: &str, target: &str, path: Path, report: &mut Report| {
+        let Some(target) = k8s_names.get(target) else { return };
+        let Some(alias) = report.check(&path, names::kubernetes_name(alias)) else { return };
+        if alias == *target {
+            return;
         }
-        let own = self.volume_claims.get(volume).cloned().unwrap_or_default();
-        let from_services: Vec<(&String, &extension::ClaimSettings)> = self
-            .file
-            .services
-            .iter()
-            .filter(|(_, service)| service.volumes.iter().filter_map(volumes::named_source).any(|v| v == volume))
-            .filter_map(|(name, _)| Some((name, &self.settings.get(name)?.claims)))
-            .filter(|(_, claims)| **claims != extension::ClaimSettings::default())
-            .collect();
-        if let Some((first, claims)) = from_services.first() {
-            if let Some((other, _)) = from_services.iter().find(|(_, c)| c != claims) {
-                report.warn(
-                    &Path::root().key("volumes").key(volume),
-                    format!("services {first} and {other} give different kompose.volume.* labels for this shared volume; {first}'s are used"),
-                );
+        if k8s_names.values().any(|n| *n == alias) {
+            report.error(Diagnostic::new(path, format!("the alias `{alias}` is already the name of a service")));
+            return;
+        }
+        match owner_of.get(&alias) {
+            Some((owner, _)) if owner != target => report.error(Diagnostic::new(path, format!("the alias `{alias}` already names service `{owner}`"))),
+            Some(_) => {}
+            None => {
+                owner_of.insert(alias, (target.clone(), path));
             }
-            return own.or(claims);
         }
-        own
+    };
+    for (name, service) in &file.services {
+        let path = Path::root().key("services").key(name);
+        for (index, link) in service.links.iter().enumerate() {
+            if let Some((target, alias)) = link.split_once(':') {
+                add(alias, target, path.key("links").key(index), report);
+            }
+        }
+        for (network, definition) in &service.networks {
+            for (index, alias) in definition.aliases.iter().enumerate() {
+                add(alias, name, path.key("networks").key(network).key("aliases").key(index), report);
+            }
+        }
     }
-
-    /// Alias Services per target service: `links: [db:database]` on any service and
-    /// `networks.<net>.aliases` on the target itself.
-    pub(super) fn aliases(&self, k8s_names: &BTreeMap<&str, String>, report: &mut Report) -> BTreeMap<String, Vec<String>> {
-        let mut owner_of: BTreeMap<String, (String, Path)> = BTreeMap::new();
-        let mut add = |alias: &str, target: &str, path: Path, report: &mut Report| {
-            let Some(target) = k8s_names.get(target) else { return };
-            let Some(alias) = report.check(&path, names::kubernetes_name(alias)) else { return };
-            if alias == *target {
-                return;
-            }
-            if k8s_names.values().any(|n| *n == alias) {
-                report.error(Diagnostic::new(path, format!("the alias `{alias}` is already the name of a service")));
-                return;
-            }
-            match owner_of.get(&alias) {
-                Some((owner, _)) if owner != target => report.error(Diagnostic::new(path, format!("the alias `{alias}` already names service `{owner}`"))),
-                Some(_) => {}
-                None => {
-                    owner_of.insert(alias, (target.clone(), path));
-                }
-            }
-        };
-        for (name, service) in &self.file.services {
-            let path = Path::root().key("services").key(name);
-            for (index, link) in service.links.iter().enumerate() {
-                if let Some((target, alias)) = link.split_once(':') {
-                    add(alias, target, path.key("links").key(index), report);
-                }
-            }
-            for (network, definition) in &service.networks {
-                for (index, alias) in definition.aliases.iter().enumerate() {
-                    add(alias, name, path.key("networks").key(network).key("aliases").key(index), report);
-                }
-            }
-        }
-        let mut by_target: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (alias, (target, _)) in owner_of {
-            by_target.entry(target).or_default().push(alias);
-        }
-        by_target
+    let mut by_target: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (alias, (target, _)) in owner_of {
+        by_target.entry(target).or_default().push(alias);
     }
+    by_target
 }
 
 /// The objects' count and size, as applied (JSON), against the stack's budget.
