@@ -258,7 +258,9 @@ fn mount(result: &mut ServiceFiles, source: &Source, entry: &FileMount, path: &P
     if entry.uid.is_some() || entry.gid.is_some() {
         report.warn(&path.key("uid"), "Kubernetes cannot set a mounted file's owner; it belongs to root, readable per mode (use group_add or user: to match)");
     }
-    let mode = entry.mode.as_ref().and_then(|m| {
+    // Unset, compose mounts configs and secrets world-readable, read-only (0444); a volume's
+    // own default would be 0644.
+    let mode = entry.mode.as_ref().map_or(Some(DEFAULT_FILE_MODE), |m| {
         let text = m.0.trim();
         match parse_mode(text) {
             Err(_) if text.chars().all(|c| ('0'..='7').contains(&c)) && text.len() <= 4 => {
@@ -301,6 +303,9 @@ fn mount(result: &mut ServiceFiles, source: &Source, entry: &FileMount, path: &P
     result.mounts.push(VolumeMount { name: volume_name, mount_path: target, sub_path: Some(source.key.clone()), read_only: Some(true), ..Default::default() });
     result.fingerprints.extend(source.fingerprint.clone());
 }
+
+/// The mode compose gives a config or secret file that says none (0444).
+const DEFAULT_FILE_MODE: i32 = 0o444;
 
 /// File modes are octal in compose (`0440`, which YAML 1.1 already read as 288) or decimal.
 fn parse_mode(text: &str) -> Result<i32, String> {
