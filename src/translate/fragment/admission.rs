@@ -123,8 +123,9 @@ impl PodSecurityLevel {
     }
 }
 
-/// Capabilities the baseline level lets a container add (Docker's default set, roughly).
-const BASELINE_CAPABILITIES: [&str; 13] =
+/// Capabilities the baseline level lets a container add: Docker's default set, which a
+/// container has unless it drops them.
+pub const BASELINE_CAPABILITIES: [&str; 13] =
     ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"];
 
 /// Fits a finished pod to the namespace's enforced level: what the level forbids and the

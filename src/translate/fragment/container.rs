@@ -13,6 +13,7 @@ use crate::compose::dotenv;
 use crate::compose::model::{Healthcheck, Scalar, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
 use crate::policy::Policy;
+use crate::translate::fragment::admission::BASELINE_CAPABILITIES;
 use crate::translate::fragment::scheduling;
 use crate::translate::fragment::security;
 use crate::translate::project_files::{self, Content, ProjectFiles};
@@ -280,6 +281,13 @@ fn probes(healthcheck: &Healthcheck, path: &Path, report: &mut Report) -> Option
     Some(Probes { readiness: probe.clone(), liveness: probe, startup })
 }
 
+/// A capability as Kubernetes (and Pod Security admission) spells it: `CHOWN`, where Docker
+/// also takes `CAP_CHOWN` and any case.
+fn kubernetes_capability(capability: &str) -> String {
+    let upper = capability.trim().to_ascii_uppercase();
+    upper.strip_prefix("CAP_").map(str::to_string).unwrap_or(upper)
+}
+
 fn security_context(input: &ContainerInput, report: &mut Report) -> Option<SecurityContext> {
     let ContainerInput { service, path, policy, .. } = *input;
     let mut context = SecurityContext::default();
@@ -291,14 +299,21 @@ fn security_context(input: &ContainerInput, report: &mut Report) -> Option<Secur
         }
     }
     if !service.cap_add.is_empty() {
-        if policy.allow_capabilities {
-            context.capabilities.get_or_insert_with(Capabilities::default).add = Some(service.cap_add.clone());
+        // Adding back one of Docker's default capabilities (after `cap_drop: [ALL]`, a common
+        // hardening) gives the container nothing Docker would not: no flag needed for those.
+        let added: Vec<String> = service.cap_add.iter().map(|c| kubernetes_capability(c)).collect();
+        let widening: Vec<&str> = added.iter().map(String::as_str).filter(|c| !BASELINE_CAPABILITIES.contains(c)).collect();
+        if widening.is_empty() || policy.allow_capabilities {
+            context.capabilities.get_or_insert_with(Capabilities::default).add = Some(added);
         } else {
-            report.error(Diagnostic::new(path.key("cap_add"), format!("adding capabilities is {}", policy.refusal("allow-capabilities"))));
+            report.error(Diagnostic::new(
+                path.key("cap_add"),
+                format!("adding {} (beyond Docker's default capabilities) is {}", widening.join(", "), policy.refusal("allow-capabilities")),
+            ));
         }
     }
     if !service.cap_drop.is_empty() {
-        context.capabilities.get_or_insert_with(Capabilities::default).drop = Some(service.cap_drop.clone());
+        context.capabilities.get_or_insert_with(Capabilities::default).drop = Some(service.cap_drop.iter().map(|c| kubernetes_capability(c)).collect());
     }
     context.read_only_root_filesystem = flag(&service.read_only, &path.key("read_only"), report);
     if let Some(user) = &service.user {
