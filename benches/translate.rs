@@ -6,7 +6,6 @@ use std::hint::black_box;
 use compose_operator::api::ComposeStackSpec;
 use compose_operator::compose::yaml;
 use compose_operator::policy::Policy;
-use compose_operator::translate;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const SMALL: &str = include_str!("../examples/compose/microblog.yaml");

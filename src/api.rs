@@ -189,8 +189,6 @@ impl ComposeStackSpec {
         self.suspend.unwrap_or(false)
     }
 
-    /// The project files, indexed; build it once per translation.
-
     pub fn bind_mounts(&self) -> BindMounts {
         self.bind_mounts.unwrap_or_default()
     }

@@ -76,7 +76,7 @@ pub fn translate_loaded(
     Ok(translation)
 }
 
-/// The project files packed into a ComposeStack.
+/// The project files packed into a ComposeStack, indexed; build it once per translation.
 pub fn project_files(spec: &ComposeStackSpec) -> ProjectFiles<'_> {
     ProjectFiles::new(&spec.files, &spec.binary_files, &spec.directories)
 }

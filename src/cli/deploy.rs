@@ -268,7 +268,7 @@ pub fn progress_of(stack: &ComposeStack, generation: i64, pods: &[&PodState]) ->
             };
             ServiceProgress {
                 name: service.name.clone(),
-                kind: service.kind.clone(),
+                kind: service.kind,
                 ready: ready.unwrap_or(0),
                 desired: service.desired_replicas.unwrap_or(0),
                 done: service.ready,
