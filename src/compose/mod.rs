@@ -3,6 +3,7 @@ pub mod diagnostic;
 pub mod dotenv;
 pub mod extends;
 pub mod extension;
+pub mod ignored;
 pub mod interpolate;
 pub mod limits;
 pub mod load;

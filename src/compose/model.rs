@@ -246,7 +246,7 @@ impl Service {
     /// Keys that parse but mean nothing on Kubernetes, with the reason shown to the user.
     pub fn keys_without_kubernetes_meaning(&self) -> Vec<(&'static str, &'static str)> {
         let runtime_tuning = "a container-runtime setting with no Kubernetes pod field; ignored";
-        let candidates: [(&'static str, &Any, &'static str); 34] = [
+        let candidates: [(&'static str, &Any, &'static str); 33] = [
             ("attach", &self.attach, "log attachment is a docker compose client setting; ignored"),
             ("blkio_config", &self.blkio_config, runtime_tuning),
             ("cgroup", &self.cgroup, runtime_tuning),
@@ -276,7 +276,6 @@ impl Service {
             ("models", &self.models, "compose AI models are not supported; ignored"),
             ("oom_kill_disable", &self.oom_kill_disable, runtime_tuning),
             ("oom_score_adj", &self.oom_score_adj, "the kubelet sets OOM scores from the QoS class; ignored"),
-            ("provider", &self.provider, "compose providers are not supported; ignored"),
             ("runtime", &self.runtime, "pick a RuntimeClass in the cluster instead; ignored"),
             ("storage_opt", &self.storage_opt, runtime_tuning),
             ("ulimits", &self.ulimits, "Kubernetes has no per-container ulimit field; ignored"),

@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::diagnostic::{Diagnostic, Path, Report};
-use super::model::ComposeFile;
+use super::ignored;
+use super::model::{ComposeFile, Service};
 
 pub fn validate(file: &ComposeFile, report: &mut Report) {
+    ignored::warn(file, report);
     if file.include.is_some() {
         report.error(
             Diagnostic::new(Path::root().key("include"), "include reads other files, which a cluster cannot do")
@@ -19,14 +21,16 @@ pub fn validate(file: &ComposeFile, report: &mut Report) {
     }
     for (name, service) in &file.services {
         let path = Path::root().key("services").key(name);
-        match (&service.image, &service.build) {
-            (Some(image), _) if image.trim().is_empty() => report.error(Diagnostic::new(path.key("image"), "the image is empty")),
-            (Some(_), Some(_)) => report.warn(&path.key("build"), "the cluster pulls `image`; build is ignored"),
-            (Some(_), None) => {}
-            (None, Some(_)) => {
-                report.error(Diagnostic::new(path.key("build"), "build is not supported in a cluster").with_hint("push an image and set image:"))
-            }
-            (None, None) => report.error(Diagnostic::new(path.key("image"), "the service has no image").with_hint("set image: to a pullable image reference")),
+        if service.provider.is_some() {
+            report.error(
+                Diagnostic::new(
+                    path.key("provider"),
+                    "a provider service is run by docker compose on its host, outside any container; a cluster cannot run it",
+                )
+                .with_hint("set up what the provider provides separately, and give its address to the services in environment:"),
+            );
+        } else {
+            image_and_build(service, &path, report);
         }
         if service.volumes_from.is_some() {
             report.error(
@@ -95,4 +99,15 @@ fn dependency_cycle(file: &ComposeFile) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+/// A service needs an image; `build:` alone cannot run in a cluster.
+fn image_and_build(service: &Service, path: &Path, report: &mut Report) {
+    match (&service.image, &service.build) {
+        (Some(image), _) if image.trim().is_empty() => report.error(Diagnostic::new(path.key("image"), "the image is empty")),
+        (Some(_), Some(_)) => report.warn(&path.key("build"), "the cluster pulls `image`; build is ignored"),
+        (Some(_), None) => {}
+        (None, Some(_)) => report.error(Diagnostic::new(path.key("build"), "build is not supported in a cluster").with_hint("push an image and set image:")),
+        (None, None) => report.error(Diagnostic::new(path.key("image"), "the service has no image").with_hint("set image: to a pullable image reference")),
+    }
 }

@@ -62,7 +62,7 @@ impl Translator<'_> {
                 name,
                 service,
                 path: &path,
-                variables: &self.target.variables,
+                variables: self.target.variables,
                 policy: self.target.policy,
                 ports,
                 expose,
@@ -214,7 +214,7 @@ impl Translator<'_> {
             ports: &ports,
             expose: &expose,
             dns_round_robin: dns_round_robin || settings.headless,
-            published_type: settings.published_type.unwrap_or_else(|| self.target.published_service_type),
+            published_type: settings.published_type.unwrap_or(self.target.published_service_type),
             aliases: context.aliases,
         });
         settings.apply_to_services(&mut cluster_services);
@@ -368,7 +368,17 @@ fn parse_ports(service: &Service, path: &Path, report: &mut Report) -> Vec<PortM
             protocol,
             mode: Some(port.mode.clone()),
             name: port.name.clone(),
-            app_protocol: port.app_protocol.clone(),
+            app_protocol: port.app_protocol.clone().filter(|app_protocol| {
+                // Kubernetes takes a qualified name (`http`, `kubernetes.io/h2c`), like an annotation key.
+                let valid = names::is_valid_annotation_key(app_protocol);
+                if !valid {
+                    report.warn(
+                        &port_path.key("app_protocol"),
+                        format!("`{app_protocol}` is not a protocol name Kubernetes takes (`http`, `kubernetes.io/h2c`); ignored"),
+                    );
+                }
+                valid
+            }),
         });
     }
     mappings

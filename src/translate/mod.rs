@@ -94,7 +94,7 @@ impl Translator<'_> {
                 stack: self.target.stack,
                 configs: &self.file.configs,
                 secrets: &self.file.secrets,
-                variables: &self.target.variables,
+                variables: self.target.variables,
                 files: &self.target.files,
                 secret_files: self.target.secret_files,
                 secret_variables: self.target.secret_variables,

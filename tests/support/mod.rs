@@ -80,7 +80,9 @@ pub fn spec_and_policy(compose: &str) -> (ComposeStackSpec, Policy) {
 /// Where the fixture's stack lands (`x-test: {pod_security: restricted}`).
 pub fn target(compose: &str) -> compose_operator::pipeline::NamespaceSettings {
     let settings = serde_saphyr::from_str::<WithSettings>(compose).ok().and_then(|w| w.settings).unwrap_or_default();
-    compose_operator::pipeline::NamespaceSettings { pod_security: translate::fragment::admission::PodSecurityLevel::from_label(settings.pod_security.as_deref()) }
+    compose_operator::pipeline::NamespaceSettings {
+        pod_security: translate::fragment::admission::PodSecurityLevel::from_label(settings.pod_security.as_deref()),
+    }
 }
 
 /// What `convert` prints, plus the warnings, as one reviewable text.

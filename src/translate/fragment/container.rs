@@ -206,8 +206,12 @@ fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<Reso
     let mut limit = quantities(cpu.0.map(|(m, _)| m), memory.0.map(|(b, _)| b));
     let request = quantities(cpu.1.map(|(m, _)| m), memory.1.map(|(b, _)| b));
 
-    if limits.pids.is_some() || service.pids_limit.is_some() {
-        report.warn(&limits_path.key("pids"), "per-container pid limits are a kubelet setting (podPidsLimit), not a pod field; ignored");
+    let pids = "per-container pid limits are a kubelet setting (podPidsLimit), not a pod field; ignored";
+    if limits.pids.is_some() {
+        report.warn(&limits_path.key("pids"), pids);
+    }
+    if service.pids_limit.is_some() {
+        report.warn(&path.key("pids_limit"), pids);
     }
     // Extended resources are requested by their limit (the request follows it).
     limit.extend(scheduling::device_limits(&reservations.devices, &reservations_path.key("devices"), report));

@@ -136,7 +136,7 @@ pub fn plan(input: &PlanInput, report: &mut Report) -> VolumePlan {
             }
             named
         };
-        if definition.driver.as_ref().is_some_and(|d| d.as_str() != Some("local")) || definition.driver_opts.is_some() {
+        if definition.driver.as_ref().is_some_and(|d| d.as_str() != Some("local")) {
             report
                 .warn(&path.key("driver"), "volume drivers map to StorageClasses; set spec.volumes.storageClassName or x-kubernetes.storageClassName; ignored");
         }

@@ -100,7 +100,7 @@ fn source(
 ) -> Option<Source> {
     let key = valid_key(name, path, report)?;
     let k8s_name = report.check(path, names::kubernetes_name(name))?;
-    if definition.driver.is_some() || definition.driver_opts.is_some() || definition.template_driver.is_some() {
+    if definition.driver.is_some() {
         report.warn(&path.key("driver"), "secret and config drivers have no Kubernetes meaning; ignored");
     }
     let external = definition.external.as_ref().is_some_and(|e| e.as_bool() == Some(true) || e.is_object());
@@ -255,8 +255,11 @@ pub fn service_files(service: &Service, path: &Path, plan: &FilePlan, report: &m
 }
 
 fn mount(result: &mut ServiceFiles, source: &Source, entry: &FileMount, path: &Path, report: &mut Report) {
-    if entry.uid.is_some() || entry.gid.is_some() {
-        report.warn(&path.key("uid"), "Kubernetes cannot set a mounted file's owner; it belongs to root, readable per mode (use group_add or user: to match)");
+    for (key, value) in [("uid", &entry.uid), ("gid", &entry.gid)] {
+        if value.is_some() {
+            report
+                .warn(&path.key(key), "Kubernetes cannot set a mounted file's owner; it belongs to root, readable per mode (use group_add or user: to match)");
+        }
     }
     // Unset, compose mounts configs and secrets world-readable, read-only (0444); a volume's
     // own default would be 0644.

@@ -38,6 +38,13 @@ fn service(input: &ServiceInput, name: &str, spec: ServiceSpec) -> Service {
 /// The in-cluster ports: every target port and exposed port, once each.
 fn cluster_ports(input: &ServiceInput) -> Vec<ServicePort> {
     let mut seen = std::collections::BTreeSet::new();
+    // The first `app_protocol` given for a target port (ports: long syntax).
+    let mut app_protocols: BTreeMap<(u16, Protocol), &str> = BTreeMap::new();
+    for port in input.ports {
+        if let Some(app_protocol) = port.app_protocol.as_deref() {
+            app_protocols.entry((port.target, port.protocol)).or_insert(app_protocol);
+        }
+    }
     input
         .ports
         .iter()
@@ -49,6 +56,7 @@ fn cluster_ports(input: &ServiceInput) -> Vec<ServicePort> {
             port: i32::from(port),
             target_port: Some(IntOrString::Int(i32::from(port))),
             protocol: Some(protocol.as_kubernetes().to_string()),
+            app_protocol: app_protocols.get(&(port, protocol)).map(|a| a.to_string()),
             ..Default::default()
         })
         .collect()
@@ -78,6 +86,7 @@ pub fn services(input: &ServiceInput) -> Vec<Service> {
                 port: i32::from(host_port),
                 target_port: Some(IntOrString::Int(i32::from(port.target))),
                 protocol: Some(port.protocol.as_kubernetes().to_string()),
+                app_protocol: port.app_protocol.clone(),
                 ..Default::default()
             });
         }
