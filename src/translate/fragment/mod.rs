@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod container;
 pub mod pod;
+pub mod probes;
 pub mod scheduling;
 pub mod security;
 pub mod sidecar;
