@@ -503,6 +503,15 @@ pub struct Healthcheck {
     pub disable: Option<Scalar>,
 }
 
+impl Healthcheck {
+    /// Whether the healthcheck runs: a test other than `NONE`, and not `disable: true`.
+    /// (An unreadable `disable` is refused where the probes are built.)
+    pub fn runs(&self) -> bool {
+        let disabled = self.disable.as_ref().is_some_and(|d| d.as_bool() == Ok(true));
+        !disabled && self.test.as_ref().is_some_and(|t| t.first().is_some_and(|w| w != "NONE"))
+    }
+}
+
 /// One `post_start` / `pre_stop` entry: a command run in the container.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

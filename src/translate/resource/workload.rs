@@ -122,7 +122,7 @@ fn serves(service: &Service) -> Option<String> {
     if let Some(port) = service.expose.first() {
         return Some(format!("exposed port {port}"));
     }
-    service.healthcheck.as_ref().filter(|h| h.test.as_ref().is_some_and(|t| t.first().is_some_and(|w| w != "NONE"))).map(|_| "a healthcheck".to_string())
+    service.healthcheck.as_ref().filter(|h| h.runs()).map(|_| "a healthcheck".to_string())
 }
 
 pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_per_replica_claims: bool, report: &mut Report) -> Option<Lifecycle> {
