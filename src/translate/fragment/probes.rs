@@ -14,6 +14,7 @@ use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::Healthcheck;
 use crate::compose::units;
 
+/// Compose's healthcheck defaults (interval 30s, timeout 30s, retries 3).
 const DEFAULT_PROBE_SECONDS: i32 = 30;
 const DEFAULT_RETRIES: i32 = 3;
 
