@@ -9,8 +9,11 @@
 # BASE defaults to origin/main, else main; without HEAD the work tree is recorded, with it that
 # revision (in a second worktree, so the work tree may change meanwhile).
 #
-# The base is checked out in a git worktree under target/; both builds share one cargo target
-# directory, so only the crate itself is built twice. Needs the conformance corpora
+# The base (and HEAD, when named) is checked out in a git worktree under target/, each built in
+# a cargo target directory of its own: cargo names a crate's outputs without its path, so two
+# checkouts sharing one target directory would overwrite each other's binaries and run the
+# wrong one. The first run builds the dependencies once per directory; later runs only the
+# crate. Needs the conformance corpora
 # (COMPOSE_CONFORMANCE_DIR, default ../shared/conformance). Exits non-zero on any difference,
 # and prints the differing files.
 set -euo pipefail
@@ -30,7 +33,7 @@ head_worktree=$CARGO_TARGET_DIR/translation-record-head
 # only its outcome tables (not the compose-go differential), the fuzz test a fixed case count.
 record() {
   rm -rf "$2"
-  (cd "$1" && TRANSLATION_RECORD_DIR=$2 FUZZ_CASES=${FUZZ_CASES:-400} cargo test -q \
+  (cd "$1" && CARGO_TARGET_DIR=$3 TRANSLATION_RECORD_DIR=$2 FUZZ_CASES=${FUZZ_CASES:-400} cargo test -q \
     --test translate --test seeds --test conformance --test fuzz --test hostile -- corpus_outcomes fixture example mutated hostile >/dev/null)
 }
 
@@ -44,13 +47,13 @@ if [[ -n $head ]]; then
   git worktree add --detach -q "$head_worktree" "$head"
 fi
 echo "recording $(git rev-parse --short "$base") (base)" >&2
-record "$worktree" "$record_root/base"
+record "$worktree" "$record_root/base" "$CARGO_TARGET_DIR/compare-base"
 if [[ -n $head ]]; then
   echo "recording $(git rev-parse --short "$head")" >&2
-  record "$head_worktree" "$record_root/head"
+  record "$head_worktree" "$record_root/head" "$CARGO_TARGET_DIR/compare-head"
 else
   echo "recording the work tree" >&2
-  record "$top" "$record_root/head"
+  record "$top" "$record_root/head" "$CARGO_TARGET_DIR"
 fi
 files=$(find "$record_root/head" -type f | wc -l)
 if diff -r -q "$record_root/base" "$record_root/head"; then

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::context::ServiceContext;
 use super::fragment::{admission, container, pod, scheduling, security, sidecar, volumes};
 use super::resource::{claim, config, network_policy, service, workload};
-use super::{ServiceContext, Translator, extension, names, project_files};
+use super::{StackPlan, Translator, extension, names, project_files};
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{Service, VolumeMount};
 use crate::compose::units::{self, PortMapping, Protocol};
@@ -41,44 +42,21 @@ struct PodParts {
 
 impl Translator<'_> {
     /// The container of one compose service, with its mounts and what they need.
-    fn pod_parts(&self, of: ContainerOf, context: &ServiceContext, report: &mut Report) -> PodParts {
+    fn pod_parts(&self, of: ContainerOf, stack: &StackPlan, report: &mut Report) -> PodParts {
         let ContainerOf { compose_name, name, service, ports, expose } = of;
-        let path = Path::root().key("services").key(compose_name);
-        let service_volumes = volumes::service_volumes(
-            &volumes::VolumeInput {
-                compose_name,
-                service,
-                path: &path,
-                plan: context.volumes,
-                policy: self.target.policy,
-                target: self.target,
-                files: &self.target.files,
-                project_mounts: context.project_mounts,
-            },
-            report,
-        );
-        let mut container = container::container(
-            &container::ContainerInput {
-                name,
-                service,
-                path: &path,
-                variables: self.target.variables,
-                policy: self.target.policy,
-                ports,
-                expose,
-                files: &self.target.files,
-                secret_env_files: self.target.secret_env_files,
-            },
-            report,
-        );
-        let service_files = config::service_files(service, &path, context.files, report);
+        let context = ServiceContext::new(self.target, compose_name, name, service);
+        let path = &context.path;
+        let service_volumes =
+            volumes::service_volumes(&volumes::VolumeInput { context: &context, plan: stack.volumes, project_mounts: stack.project_mounts }, report);
+        let mut container = container::container(&container::ContainerInput { context: &context, ports, expose }, report);
+        let service_files = config::service_files(service, path, stack.files, report);
         container.volume_mounts = container::non_empty(service_volumes.mounts.into_iter().chain(service_files.mounts).collect());
         let mut fingerprints = service_volumes.fingerprints;
         fingerprints.extend(service_files.fingerprints);
         for (key, reason) in service.keys_without_kubernetes_meaning() {
             report.warn(&path.key(key), reason);
         }
-        self.warn_about_unmapped(service, &path, report);
+        self.warn_about_unmapped(service, path, report);
         PodParts {
             container,
             volumes: service_volumes.volumes.into_iter().chain(service_files.volumes).collect(),
@@ -95,10 +73,11 @@ impl Translator<'_> {
         name: &str,
         service: &Service,
         attached: &[(&str, &Service)],
-        context: &ServiceContext,
+        stack: &StackPlan,
         report: &mut Report,
     ) -> Option<ServicePlan> {
-        let path = Path::root().key("services").key(compose_name);
+        let context = ServiceContext::new(self.target, compose_name, name, service);
+        let path = context.path.clone();
         let membership = self.networks.membership(service);
         let mut ports = parse_ports(service, &path, report);
         if !membership.published_reachable() && ports.iter().any(|p| p.published.is_some()) {
@@ -106,13 +85,13 @@ impl Translator<'_> {
             ports.iter_mut().for_each(|p| p.published = None);
         }
         let expose = parse_expose(service, &path, report);
-        let mut parts = self.pod_parts(ContainerOf { compose_name, name, service, ports: &ports, expose: &expose }, context, report);
+        let mut parts = self.pod_parts(ContainerOf { compose_name, name, service, ports: &ports, expose: &expose }, stack, report);
         let mut containers = vec![parts.container];
-        let mut depends_on = self.dependencies(service, &path, context.workloads, report);
+        let mut depends_on = self.dependencies(service, &path, stack.workloads, report);
         for (attached_name, attached_service) in attached {
-            let Some(container_name) = context.workloads.get(attached_name).and_then(|_| names::kubernetes_name(attached_name).ok()) else { continue };
+            let Some(container_name) = stack.workloads.get(attached_name).and_then(|_| names::kubernetes_name(attached_name).ok()) else { continue };
             let of = ContainerOf { compose_name: attached_name, name: &container_name, service: attached_service, ports: &[], expose: &[] };
-            let attached_parts = self.pod_parts(of, context, report);
+            let attached_parts = self.pod_parts(of, stack, report);
             containers.push(sidecar::merge_into(&mut parts.volumes, attached_parts.container, attached_parts.volumes, &container_name));
             for claim in attached_parts.per_replica_claims {
                 if !parts.per_replica_claims.contains(&claim) {
@@ -121,26 +100,15 @@ impl Translator<'_> {
             }
             parts.fingerprints.extend(attached_parts.fingerprints);
             let attached_path = Path::root().key("services").key(*attached_name);
-            for dependency in self.dependencies(attached_service, &attached_path, context.workloads, report) {
+            for dependency in self.dependencies(attached_service, &attached_path, stack.workloads, report) {
                 if dependency.service != name && !depends_on.iter().any(|d| d.service == dependency.service) {
                     depends_on.push(dependency);
                 }
             }
         }
         let lifecycle = workload::lifecycle(service, &path, self.one_shot.get(compose_name).copied(), !parts.per_replica_claims.is_empty(), report)?;
-        let mut template = pod::template(
-            pod::PodInput {
-                stack: self.target.stack,
-                name,
-                service,
-                path: &path,
-                policy: self.target.policy,
-                containers,
-                volumes: parts.volumes,
-                restart_policy: lifecycle.restart_policy,
-            },
-            report,
-        );
+        let mut template =
+            pod::template(pod::PodInput { context: &context, containers, volumes: parts.volumes, restart_policy: lifecycle.restart_policy }, report);
         if !parts.fingerprints.is_empty() {
             // A new content changes the template, so the workload rolls its pods.
             let fingerprint = project_files::fingerprint(parts.fingerprints.join(",").as_bytes());
@@ -150,7 +118,7 @@ impl Translator<'_> {
         security::pod_security(template.spec.get_or_insert_default(), service, &path, self.target.policy, report);
         scheduling::apply(
             template.spec.get_or_insert_default(),
-            &scheduling::SchedulingInput { stack: self.target.stack, name, service, path: &path, kind: lifecycle.kind, replicas: lifecycle.replicas },
+            &scheduling::SchedulingInput { context: &context, kind: lifecycle.kind, replicas: lifecycle.replicas },
             report,
         );
         let network_policy = if self.target.network_policies {
@@ -173,7 +141,7 @@ impl Translator<'_> {
             .volumes
             .iter()
             .filter_map(VolumeMount::named_source)
-            .any(|v| matches!(context.volumes.volumes.get(v), Some(claim::NamedVolume::PerReplica { .. } | claim::NamedVolume::Shared { .. })));
+            .any(|v| matches!(stack.volumes.volumes.get(v), Some(claim::NamedVolume::PerReplica { .. } | claim::NamedVolume::Shared { .. })));
         if settings.claims != extension::ClaimSettings::default() && !creates_claims {
             report
                 .warn(&path.key("labels"), "kompose.volume.* labels size the claims of named volumes, and this service mounts none the stack creates; ignored");
@@ -183,21 +151,18 @@ impl Translator<'_> {
             .iter()
             .map(|(key, claim)| {
                 let mut template = claim::claim(claim, "ReadWriteOnce", self.target);
-                claim::claim_settings(key, context.volumes, self.file, &self.settings, &self.volume_claims, report).apply(&mut template);
+                claim::claim_settings(key, stack.volumes, self.file, &self.settings, &self.volume_claims, report).apply(&mut template);
                 template
             })
             .collect();
         let workload = workload::workload(
             workload::WorkloadInput {
-                name,
-                service,
-                path: &path,
+                context: &context,
                 lifecycle: &lifecycle,
                 metadata: self.workload_metadata(name, service, &path, report),
                 selector: names::selector_labels(self.target.stack, name),
                 template,
                 claim_templates,
-                retain_claims: self.target.retain_volumes,
             },
             report,
         );
@@ -209,13 +174,12 @@ impl Translator<'_> {
             );
         }
         let mut cluster_services = service::services(&service::ServiceInput {
-            stack: self.target.stack,
-            name,
+            context: &context,
             ports: &ports,
             expose: &expose,
             dns_round_robin: dns_round_robin || settings.headless,
             published_type: settings.published_type.unwrap_or(self.target.published_service_type),
-            aliases: context.aliases,
+            aliases: stack.aliases,
         });
         settings.apply_to_services(&mut cluster_services);
         Some(ServicePlan {
@@ -233,18 +197,11 @@ impl Translator<'_> {
 
     /// A service that shares another's network runs as a container of that one's pod: it
     /// has no objects of its own, and its status is that workload's.
-    pub(super) fn attached_plan(
-        &self,
-        compose_name: &str,
-        host: &str,
-        service: &Service,
-        context: &ServiceContext,
-        report: &mut Report,
-    ) -> Option<ServicePlan> {
+    pub(super) fn attached_plan(&self, compose_name: &str, host: &str, service: &Service, stack: &StackPlan, report: &mut Report) -> Option<ServicePlan> {
         let path = Path::root().key("services").key(compose_name);
         sidecar::check_attached(service, &path, host, report);
-        let name = context.workloads.get(compose_name)?.clone();
-        let depends_on = self.dependencies(service, &path, context.workloads, report).into_iter().filter(|d| d.service != name).collect();
+        let name = stack.workloads.get(compose_name)?.clone();
+        let depends_on = self.dependencies(service, &path, stack.workloads, report).into_iter().filter(|d| d.service != name).collect();
         Some(ServicePlan {
             compose_name: compose_name.to_string(),
             name,

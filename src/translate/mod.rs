@@ -16,6 +16,7 @@
 
 pub mod bind_source;
 mod compose_service;
+pub mod context;
 pub mod extension;
 pub mod fragment;
 pub mod names;
@@ -55,7 +56,7 @@ pub fn translate(file: &ComposeFile, target: &Target, report: &mut Report) -> Tr
 
 /// What the stack decided once and each service reads.
 #[derive(Clone, Copy)]
-struct ServiceContext<'a> {
+struct StackPlan<'a> {
     volumes: &'a claim::VolumePlan,
     files: &'a config::FilePlan,
     project_mounts: &'a volumes::ProjectMounts<'a>,
@@ -78,29 +79,8 @@ struct Translator<'a> {
 
 impl Translator<'_> {
     fn translate(&self, report: &mut Report) -> Translation {
-        let volumes = claim::plan(
-            &claim::PlanInput {
-                stack: self.target.stack,
-                file: self.file,
-                target: self.target,
-                policy: self.target.policy,
-                files: &self.target.files,
-                one_shot: &self.one_shot,
-            },
-            report,
-        );
-        let files = config::plan(
-            &config::PlanInput {
-                stack: self.target.stack,
-                configs: &self.file.configs,
-                secrets: &self.file.secrets,
-                variables: self.target.variables,
-                files: &self.target.files,
-                secret_files: self.target.secret_files,
-                secret_variables: self.target.secret_variables,
-            },
-            report,
-        );
+        let volumes = claim::plan(&claim::PlanInput { file: self.file, target: self.target, one_shot: &self.one_shot }, report);
+        let files = config::plan(&config::PlanInput { target: self.target, configs: &self.file.configs, secrets: &self.file.secrets }, report);
         let claims: Vec<PersistentVolumeClaim> = volumes
             .volumes
             .iter()
@@ -136,14 +116,14 @@ impl Translator<'_> {
         for (compose_name, service) in &self.file.services {
             let Some(name) = k8s_names.get(compose_name.as_str()) else { continue };
             let service_aliases = aliases.get(name.as_str()).map(Vec::as_slice).unwrap_or_default();
-            let context = ServiceContext { volumes: &volumes, files: &files, project_mounts: &project_mounts, aliases: service_aliases, workloads: &workloads };
+            let stack = StackPlan { volumes: &volumes, files: &files, project_mounts: &project_mounts, aliases: service_aliases, workloads: &workloads };
             if let Some(host) = hosts.get(compose_name) {
-                services.extend(self.attached_plan(compose_name, host, service, &context, report));
+                services.extend(self.attached_plan(compose_name, host, service, &stack, report));
                 continue;
             }
             let attached: Vec<(&str, &Service)> =
                 hosts.iter().filter(|(_, h)| *h == compose_name).map(|(a, _)| (a.as_str(), &self.file.services[a.as_str()])).collect();
-            services.extend(self.service(compose_name, name, service, &attached, &context, report));
+            services.extend(self.service(compose_name, name, service, &attached, &stack, report));
         }
         // Workloads first, so that a service sharing another's network finds its kind.
         let kinds: BTreeMap<String, (WorkloadKind, i32)> =

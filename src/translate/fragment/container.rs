@@ -10,37 +10,29 @@ use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::dotenv;
 use crate::compose::model::{Scalar, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
-use crate::policy::Policy;
+use crate::translate::context::ServiceContext;
 use crate::translate::fragment::admission::BASELINE_CAPABILITIES;
 use crate::translate::fragment::probes::WithProbes;
 use crate::translate::fragment::scheduling;
 use crate::translate::fragment::security;
 use crate::translate::project_files::{self, Content, ProjectFiles};
 
-/// Compose's healthcheck defaults (interval 30s, timeout 30s, retries 3).
-
+/// The service's container: its context, and the ports it listens on.
 pub struct ContainerInput<'a> {
-    pub name: &'a str,
-    pub service: &'a Service,
-    pub path: &'a Path,
-    pub variables: &'a BTreeMap<String, String>,
-    pub policy: &'a Policy,
+    pub context: &'a ServiceContext<'a>,
     pub ports: &'a [PortMapping],
     pub expose: &'a [(u16, Protocol)],
-    pub files: &'a ProjectFiles<'a>,
-    /// Env files kept in Secrets (`spec.secretEnvFiles`): project path → Secret name.
-    pub secret_env_files: &'a BTreeMap<String, String>,
 }
 
 pub fn container(input: &ContainerInput, report: &mut Report) -> Container {
-    let ContainerInput { name, service, path, .. } = *input;
+    let &ServiceContext { name, service, ref path, target, .. } = input.context;
     Container {
         name: name.to_string(),
         image: service.image.clone(),
         command: service.entrypoint.clone(),
         args: service.command.clone(),
-        env_from: non_empty(secret_env_files(service, input.secret_env_files)),
-        env: non_empty(environment(service, path, input.variables, input.files, input.secret_env_files, report)),
+        env_from: non_empty(secret_env_files(service, target.secret_env_files)),
+        env: non_empty(environment(service, path, target.variables, &target.files, target.secret_env_files, report)),
         ports: non_empty(container_ports(input.ports, input.expose)),
         resources: resources(service, path, report),
         readiness_probe: None,
@@ -222,7 +214,8 @@ fn kubernetes_capability(capability: &str) -> String {
 }
 
 fn security_context(input: &ContainerInput, report: &mut Report) -> Option<SecurityContext> {
-    let ContainerInput { service, path, policy, .. } = *input;
+    let &ServiceContext { service, ref path, target, .. } = input.context;
+    let policy = target.policy;
     let mut context = SecurityContext::default();
     if flag(&service.privileged, &path.key("privileged"), report).unwrap_or(false) {
         if policy.allow_privileged {

@@ -10,14 +10,11 @@ use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::Service;
 use crate::compose::units;
 use crate::policy::Policy;
+use crate::translate::context::ServiceContext;
 use crate::translate::names;
 
 pub struct PodInput<'a> {
-    pub stack: &'a str,
-    pub name: &'a str,
-    pub service: &'a Service,
-    pub path: &'a Path,
-    pub policy: &'a Policy,
+    pub context: &'a ServiceContext<'a>,
     /// The service's container first, then those of services sharing its network.
     pub containers: Vec<Container>,
     pub volumes: Vec<Volume>,
@@ -25,7 +22,8 @@ pub struct PodInput<'a> {
 }
 
 pub fn template(input: PodInput, report: &mut Report) -> PodTemplateSpec {
-    let PodInput { stack, name, service, path, policy, .. } = input;
+    let &ServiceContext { name, service, ref path, target, .. } = input.context;
+    let (stack, policy) = (target.stack, target.policy);
     let mut labels = names::object_labels(stack, Some(name));
     let mut annotations = BTreeMap::new();
     for (section, entries) in [("labels", &service.labels), ("annotations", &service.annotations)] {

@@ -23,9 +23,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::Service;
 use crate::compose::placement::DeviceRequest;
 use crate::object::WorkloadKind;
+use crate::translate::context::ServiceContext;
 use crate::translate::names;
 
 pub const HOSTNAME: &str = "kubernetes.io/hostname";
@@ -35,17 +35,14 @@ pub const CONTROL_PLANE: &str = "node-role.kubernetes.io/control-plane";
 pub const NVIDIA_GPU: &str = "nvidia.com/gpu";
 
 pub struct SchedulingInput<'a> {
-    pub stack: &'a str,
-    pub name: &'a str,
-    pub service: &'a Service,
-    pub path: &'a Path,
+    pub context: &'a ServiceContext<'a>,
     pub kind: WorkloadKind,
     pub replicas: i32,
 }
 
 /// Sets the pod's affinity and topology spread from `deploy.placement` and `platform`.
 pub fn apply(spec: &mut PodSpec, input: &SchedulingInput, report: &mut Report) {
-    let SchedulingInput { service, path, .. } = *input;
+    let &ServiceContext { service, ref path, .. } = input.context;
     let mut requirements = Vec::new();
     if let Some(platform) = &service.platform {
         requirements.extend(platform_requirements(platform, &path.key("platform"), report));
@@ -70,7 +67,7 @@ pub fn apply(spec: &mut PodSpec, input: &SchedulingInput, report: &mut Report) {
             ..Default::default()
         });
     }
-    let selector = LabelSelector { match_labels: Some(names::selector_labels(input.stack, input.name)), ..Default::default() };
+    let selector = LabelSelector { match_labels: Some(names::selector_labels(input.context.target.stack, input.context.name)), ..Default::default() };
     let mut spread = Vec::new();
     let global = input.kind == WorkloadKind::DaemonSet;
     for (index, preference) in placement.preferences.iter().enumerate() {

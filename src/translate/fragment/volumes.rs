@@ -25,14 +25,13 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::{Scalar, Service};
+use crate::compose::model::Scalar;
 use crate::compose::units;
-use crate::policy::Policy;
 use crate::translate::bind_source::{Bind, bind};
+use crate::translate::context::ServiceContext;
 use crate::translate::names;
 use crate::translate::project_files::{self, Content, ProjectFiles};
 use crate::translate::resource::claim::{NamedVolume, VolumePlan};
-use crate::translate::target::Target;
 
 #[derive(Debug, Default)]
 pub struct ServiceVolumes {
@@ -55,18 +54,13 @@ struct Mount<'a> {
 }
 
 pub struct VolumeInput<'a> {
-    pub compose_name: &'a str,
-    pub service: &'a Service,
-    pub path: &'a Path,
+    pub context: &'a ServiceContext<'a>,
     pub plan: &'a VolumePlan,
-    pub policy: &'a Policy,
-    pub target: &'a Target<'a>,
-    pub files: &'a ProjectFiles<'a>,
     pub project_mounts: &'a ProjectMounts<'a>,
 }
 
 pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolumes {
-    let VolumeInput { service, path, .. } = *input;
+    let &ServiceContext { compose_name, service, ref path, target, .. } = input.context;
     let mut result = ServiceVolumes::default();
     // Targets of bind mounts that are dropped, and of those served, for the volumes nested in them.
     let mut dropped_targets: Vec<&str> = Vec::new();
@@ -91,9 +85,9 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
             ("bind", Some(source)) => match input
                 .plan
                 .binds
-                .get(&(input.compose_name.to_string(), index))
+                .get(&(compose_name.to_string(), index))
                 .cloned()
-                .unwrap_or_else(|| bind(source, mount.target, input.target, input.policy, input.files))
+                .unwrap_or_else(|| bind(source, mount.target, target, target.policy, &target.files))
             {
                 Bind::Project => {
                     served_targets.push(mount.target);

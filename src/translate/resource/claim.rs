@@ -10,11 +10,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{ComposeFile, VolumeMount as ComposeMount};
-use crate::policy::Policy;
 use crate::translate::bind_source::{Bind, bind};
 use crate::translate::extension::{self as settings, ClaimSettings};
 use crate::translate::names;
-use crate::translate::project_files::{self, ProjectFiles};
+use crate::translate::project_files::{self};
 use crate::translate::resource::workload::OneShot;
 use crate::translate::target::Target;
 
@@ -53,18 +52,16 @@ pub struct VolumePlan {
 
 /// What the stack plan needs to know of the stack.
 pub struct PlanInput<'a> {
-    pub stack: &'a str,
     pub file: &'a ComposeFile,
     pub target: &'a Target<'a>,
-    pub policy: &'a Policy,
-    pub files: &'a ProjectFiles<'a>,
     pub one_shot: &'a BTreeMap<String, OneShot>,
 }
 
 /// Which services mount each named volume and host directory; decides per-replica claim
 /// templates versus standalone claims, and names every claim.
 pub fn plan(input: &PlanInput, report: &mut Report) -> VolumePlan {
-    let PlanInput { stack, file, target, policy, files, one_shot } = *input;
+    let PlanInput { file, target, one_shot } = *input;
+    let (stack, policy, files) = (target.stack, target.policy, &target.files);
     let mut plan = VolumePlan::default();
     let mut users: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut directory_claims: BTreeMap<String, (ClaimSettings, Path)> = BTreeMap::new();

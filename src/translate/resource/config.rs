@@ -21,7 +21,8 @@ use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{FileMount, FileObjectDefinition, Service};
 use crate::object::Object;
 use crate::translate::names;
-use crate::translate::project_files::{self, Content, ProjectFiles};
+use crate::translate::project_files::{self, Content};
+use crate::translate::target::Target;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -60,14 +61,9 @@ pub struct FilePlan {
 }
 
 pub struct PlanInput<'a> {
-    pub stack: &'a str,
+    pub target: &'a Target<'a>,
     pub configs: &'a BTreeMap<String, FileObjectDefinition>,
     pub secrets: &'a BTreeMap<String, FileObjectDefinition>,
-    pub variables: &'a BTreeMap<String, String>,
-    pub files: &'a ProjectFiles<'a>,
-    pub secret_files: Option<&'a str>,
-    /// `spec.secretVariables`: where `environment:` secrets not in `variables` are read.
-    pub secret_variables: Option<&'a str>,
 }
 
 pub fn plan(input: &PlanInput, report: &mut Report) -> FilePlan {
@@ -110,7 +106,7 @@ fn source(
     }
     let value = match (&definition.content, &definition.environment, &definition.file) {
         (Some(content), None, None) => Value::Text(content.clone()),
-        (None, Some(variable), None) => match (input.variables.get(variable), input.secret_variables) {
+        (None, Some(variable), None) => match (input.target.variables.get(variable), input.target.secret_variables) {
             (Some(value), _) => Value::Text(value.clone()),
             // The pods read the key from the Secret themselves; nothing here reads its value.
             (None, Some(secret)) => {
@@ -139,9 +135,9 @@ fn source(
             return None;
         }
     };
-    let object_name = format!("{}-{k8s_name}", input.stack);
+    let object_name = format!("{}-{k8s_name}", input.target.stack);
     let fingerprint = project_files::fingerprint(value.bytes());
-    objects.push(owned_object(input.stack, kind, &object_name, &key, value));
+    objects.push(owned_object(input.target.stack, kind, &object_name, &key, value));
     Some(Source { kind, object_name, key, fingerprint: Some(fingerprint) })
 }
 
@@ -162,7 +158,7 @@ impl Value {
 
 /// `secrets: file:` reads the key of that path in the Secret `spec.secretFiles`.
 fn secret_file_source(input: &PlanInput, file: &str, path: &Path, report: &mut Report) -> Option<Source> {
-    let Some(secret) = input.secret_files else {
+    let Some(secret) = input.target.secret_files else {
         report.error(
             Diagnostic::new(path.clone(), format!("the secret file `{file}` is not in the cluster"))
                 .with_hint("put it in a Secret and name it in spec.secretFiles (`compose-operator stack` writes that Secret), or use external: true"),
@@ -174,7 +170,7 @@ fn secret_file_source(input: &PlanInput, file: &str, path: &Path, report: &mut R
 
 /// `configs: file:` reads `spec.files` (or `spec.binaryFiles`).
 fn project_file(input: &PlanInput, file: &str, path: &Path, report: &mut Report) -> Option<Value> {
-    let Some(content) = input.files.file(file) else {
+    let Some(content) = input.target.files.file(file) else {
         report.error(
             Diagnostic::new(path.clone(), format!("the file `{file}` is not in spec.files"))
                 .with_hint("`compose-operator stack` packs project files into spec.files; or use content: or external: true"),

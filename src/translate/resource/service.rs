@@ -10,11 +10,11 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::api::PublishedServiceType;
 use crate::compose::units::{PortMapping, Protocol};
+use crate::translate::context::ServiceContext;
 use crate::translate::names;
 
 pub struct ServiceInput<'a> {
-    pub stack: &'a str,
-    pub name: &'a str,
+    pub context: &'a ServiceContext<'a>,
     pub ports: &'a [PortMapping],
     pub expose: &'a [(u16, Protocol)],
     /// `deploy.endpoint_mode: dnsrr`: DNS returns pod addresses, no virtual IP.
@@ -29,8 +29,12 @@ fn port_name(port: u16, protocol: Protocol) -> String {
 
 fn service(input: &ServiceInput, name: &str, spec: ServiceSpec) -> Service {
     Service {
-        metadata: ObjectMeta { name: Some(name.to_string()), labels: Some(names::object_labels(input.stack, Some(input.name))), ..Default::default() },
-        spec: Some(ServiceSpec { selector: Some(names::selector_labels(input.stack, input.name)), ..spec }),
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            labels: Some(names::object_labels(input.context.target.stack, Some(input.context.name))),
+            ..Default::default()
+        },
+        spec: Some(ServiceSpec { selector: Some(names::selector_labels(input.context.target.stack, input.context.name)), ..spec }),
         ..Default::default()
     }
 }
@@ -77,7 +81,7 @@ fn cluster_spec(input: &ServiceInput) -> ServiceSpec {
 }
 
 pub fn services(input: &ServiceInput) -> Vec<Service> {
-    let mut result = vec![service(input, input.name, cluster_spec(input))];
+    let mut result = vec![service(input, input.context.name, cluster_spec(input))];
     let mut published: BTreeMap<(u16, Protocol), ServicePort> = BTreeMap::new();
     for port in input.ports {
         if let Some((host_port, _)) = port.published {
@@ -93,7 +97,7 @@ pub fn services(input: &ServiceInput) -> Vec<Service> {
     }
     if !published.is_empty() {
         let spec = ServiceSpec { type_: Some(input.published_type.as_str().to_string()), ports: Some(published.into_values().collect()), ..Default::default() };
-        result.push(service(input, &names::published_service_name(input.name), spec));
+        result.push(service(input, &names::published_service_name(input.context.name), spec));
     }
     for alias in input.aliases {
         result.push(service(input, alias, cluster_spec(input)));

@@ -24,6 +24,7 @@ use crate::compose::limits::MAX_REPLICAS;
 use crate::compose::model::{ComposeFile, Deploy, Service};
 use crate::compose::units;
 use crate::object::{Object, WorkloadKind};
+use crate::translate::context::ServiceContext;
 
 /// How a service runs: its workload kind, replica count and restart behaviour.
 #[derive(Clone, Debug, PartialEq)]
@@ -318,20 +319,19 @@ fn rollout(deploy: Option<&Deploy>, path: &Path, report: &mut Report) -> Rollout
 }
 
 pub struct WorkloadInput<'a> {
-    pub name: &'a str,
-    pub service: &'a Service,
-    pub path: &'a Path,
+    pub context: &'a ServiceContext<'a>,
     pub lifecycle: &'a Lifecycle,
     pub metadata: ObjectMeta,
     pub selector: BTreeMap<String, String>,
     pub template: PodTemplateSpec,
     pub claim_templates: Vec<PersistentVolumeClaim>,
-    /// `spec.volumes.retainOnDelete`: whether claims outlive their StatefulSet.
-    pub retain_claims: bool,
 }
 
 pub fn workload(input: WorkloadInput, report: &mut Report) -> Object {
-    let WorkloadInput { name, service, path, lifecycle, metadata, selector, template, claim_templates, retain_claims } = input;
+    let WorkloadInput { context, lifecycle, metadata, selector, template, claim_templates } = input;
+    let &ServiceContext { name, service, ref path, target, .. } = context;
+    // `spec.volumes.retainOnDelete`: whether claims outlive their StatefulSet.
+    let retain_claims = target.retain_volumes;
     let selector = LabelSelector { match_labels: Some(selector), ..Default::default() };
     let rollout = rollout(service.deploy.as_ref(), path, report);
     match lifecycle.kind {
