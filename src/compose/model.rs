@@ -1,11 +1,12 @@
 //! The compose document as typed data, read from its canonical form (see `canonical`):
 //! only the long syntax of every field. Unknown keys are errors, as in compose itself.
-//! Unit strings (sizes, durations, CPUs) are still parsed by `translate`, which reports each
-//! value's exact path.
+//! Durations, byte sizes and CPUs are read here, once ([`Parsed`]); a value that does not read
+//! is reported, with its exact path, by the stage that uses it.
 // Long because the compose spec has about a hundred service keys, each a typed field here;
 // one file keeps every key of the model findable with one search.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -13,7 +14,8 @@ use serde_json::Value as Json;
 
 use super::extension::{ServiceExtension, VolumeExtension};
 use super::placement::{DeviceRequest, Placement};
-pub use super::value::{Any, Scalar};
+use super::units::{ByteSize, Millicores};
+pub use super::value::{Any, Parsed, Scalar};
 use super::value::{kind_of, scalar_text};
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -79,7 +81,7 @@ pub struct Service {
     #[serde(default)]
     pub tmpfs: Vec<String>,
     #[serde(default)]
-    pub shm_size: Option<Scalar>,
+    pub shm_size: Option<Parsed<ByteSize>>,
     #[serde(default)]
     pub deploy: Option<Deploy>,
     #[serde(default)]
@@ -101,7 +103,7 @@ pub struct Service {
     #[serde(default)]
     pub profiles: Vec<String>,
     #[serde(default)]
-    pub stop_grace_period: Option<String>,
+    pub stop_grace_period: Option<Parsed<Duration>>,
     #[serde(default)]
     pub stop_signal: Option<String>,
     /// Host name → addresses, as `extra_hosts` lists them.
@@ -141,11 +143,11 @@ pub struct Service {
     pub secrets: Vec<FileMount>,
     // Legacy (v2) resource keys, still common in the wild.
     #[serde(default)]
-    pub cpus: Option<Scalar>,
+    pub cpus: Option<Parsed<Millicores>>,
     #[serde(default)]
-    pub mem_limit: Option<Scalar>,
+    pub mem_limit: Option<Parsed<ByteSize>>,
     #[serde(default)]
-    pub mem_reservation: Option<Scalar>,
+    pub mem_reservation: Option<Parsed<ByteSize>>,
     #[serde(default)]
     pub pids_limit: Option<Scalar>,
     // Keys with no Kubernetes counterpart: accepted, and reported as warnings by `translate`.
@@ -401,7 +403,7 @@ pub struct VolumeOptions {
 #[serde(deny_unknown_fields)]
 pub struct TmpfsOptions {
     #[serde(default)]
-    pub size: Option<Scalar>,
+    pub size: Option<Parsed<ByteSize>>,
     #[serde(default)]
     pub mode: Any,
 }
@@ -442,9 +444,9 @@ pub struct Resources {
 #[serde(deny_unknown_fields)]
 pub struct ResourceAmounts {
     #[serde(default)]
-    pub cpus: Option<Scalar>,
+    pub cpus: Option<Parsed<Millicores>>,
     #[serde(default)]
-    pub memory: Option<Scalar>,
+    pub memory: Option<Parsed<ByteSize>>,
     #[serde(default)]
     pub pids: Option<Scalar>,
     #[serde(default)]
@@ -459,11 +461,11 @@ pub struct RestartPolicy {
     #[serde(default)]
     pub condition: Option<String>,
     #[serde(default)]
-    pub delay: Option<String>,
+    pub delay: Option<Parsed<Duration>>,
     #[serde(default)]
     pub max_attempts: Option<Scalar>,
     #[serde(default)]
-    pub window: Option<String>,
+    pub window: Option<Parsed<Duration>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -472,11 +474,11 @@ pub struct UpdateConfig {
     #[serde(default)]
     pub parallelism: Option<Scalar>,
     #[serde(default)]
-    pub delay: Option<String>,
+    pub delay: Option<Parsed<Duration>>,
     #[serde(default)]
     pub failure_action: Option<String>,
     #[serde(default)]
-    pub monitor: Option<String>,
+    pub monitor: Option<Parsed<Duration>>,
     #[serde(default)]
     pub max_failure_ratio: Any,
     #[serde(default)]
@@ -490,15 +492,15 @@ pub struct Healthcheck {
     #[serde(default)]
     pub test: Option<Vec<String>>,
     #[serde(default)]
-    pub interval: Option<String>,
+    pub interval: Option<Parsed<Duration>>,
     #[serde(default)]
-    pub timeout: Option<String>,
+    pub timeout: Option<Parsed<Duration>>,
     #[serde(default)]
     pub retries: Option<Scalar>,
     #[serde(default)]
-    pub start_period: Option<String>,
+    pub start_period: Option<Parsed<Duration>>,
     #[serde(default)]
-    pub start_interval: Option<String>,
+    pub start_interval: Option<Parsed<Duration>>,
     #[serde(default)]
     pub disable: Option<Scalar>,
 }

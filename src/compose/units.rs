@@ -9,6 +9,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::value::ComposeText;
+
 pub use super::limits::MAX_PORTS_PER_RANGE;
 
 /// No node has more; anything larger is a typo (e.g. millicores written as cpus).
@@ -61,6 +63,48 @@ fn scale(number: &Decimal, unit: u64) -> Option<(u64, bool)> {
         carry = numerator / 10;
     }
     Some((whole.checked_mul(unit)?.checked_add(carry)?, exact))
+}
+
+/// A byte size as compose writes it (`512m`, `1.5g`, `1024`), in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl From<ByteSize> for u64 {
+    fn from(size: ByteSize) -> u64 {
+        size.0
+    }
+}
+
+impl ComposeText for ByteSize {
+    const FROM_SCALAR: bool = true;
+    fn parse(text: &str) -> Result<Self, String> {
+        parse_bytes(text).map(ByteSize)
+    }
+}
+
+/// A number of CPUs as compose writes it (`0.5`, `2`), in millicores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Millicores(pub u64);
+
+impl From<Millicores> for u64 {
+    fn from(cpus: Millicores) -> u64 {
+        cpus.0
+    }
+}
+
+impl ComposeText for Millicores {
+    const FROM_SCALAR: bool = true;
+    fn parse(text: &str) -> Result<Self, String> {
+        parse_cpus(text).map(Millicores)
+    }
+}
+
+/// A duration as compose writes it (`1m30s`), only ever as a string.
+impl ComposeText for Duration {
+    const FROM_SCALAR: bool = false;
+    fn parse(text: &str) -> Result<Self, String> {
+        parse_duration(text)
+    }
 }
 
 /// Parses a compose byte size. Every suffix is binary, as in docker (`1k` = 1024,

@@ -58,3 +58,45 @@ pub fn kind_of(value: &Json) -> &'static str {
         Json::Object(_) => "a mapping",
     }
 }
+
+/// A value compose writes as text in a small language of its own (a duration, a byte size, a
+/// number of CPUs), read once, when the document is loaded. A value that does not read keeps
+/// its reason, which the stage that uses the value reports at the value's path; the text is
+/// kept for messages that quote what was written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parsed<T> {
+    text: String,
+    value: Result<T, String>,
+}
+
+/// A type compose writes as text (see [`Parsed`]).
+pub trait ComposeText: Sized + Clone {
+    /// Whether compose also takes the value as a YAML number or boolean (`memory: 512`), as
+    /// [`Scalar`] does, or only as a string (durations).
+    const FROM_SCALAR: bool;
+    fn parse(text: &str) -> Result<Self, String>;
+}
+
+impl<T: ComposeText> Parsed<T> {
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let value = T::parse(&text);
+        Parsed { text, value }
+    }
+
+    /// The value, or why the text does not read as one.
+    pub fn value(&self) -> Result<T, String> {
+        self.value.clone()
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl<'de, T: ComposeText> Deserialize<'de> for Parsed<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = if T::FROM_SCALAR { Scalar::deserialize(deserializer)?.0 } else { String::deserialize(deserializer)? };
+        Ok(Parsed::new(text))
+    }
+}

@@ -10,12 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{Map, Value as Json, json};
 
 use compose_operator::compose::dotenv;
 use compose_operator::compose::load::Loaded;
-use compose_operator::compose::model::{Deploy, Healthcheck, ResourceAmounts, Scalar, Service};
+use compose_operator::compose::model::{Deploy, Healthcheck, Parsed, ResourceAmounts, Scalar, Service};
 use compose_operator::compose::units;
 use compose_operator::translate::project_files::{Content, ProjectFiles};
 
@@ -287,7 +288,7 @@ fn environment(service: &Service, files: &ProjectFiles, variables: &BTreeMap<Str
 
 fn healthcheck(h: &Healthcheck) -> Result<Json, String> {
     let test = json!(h.test);
-    let duration = |value: &Option<String>| value.as_deref().map(|d| millis(units::parse_duration(d)));
+    let duration = |value: &Option<Parsed<Duration>>| value.as_ref().map(|d| millis(d.value()));
     let retries = h.retries.as_ref().map(Scalar::as_u32).transpose()?.map(u64::from);
     let disable = h.disable.as_ref().map(Scalar::as_bool).transpose()?.unwrap_or(false);
     Ok(healthcheck_shape(test, [duration(&h.interval), duration(&h.timeout), duration(&h.start_period), duration(&h.start_interval)], retries, disable))
@@ -296,13 +297,13 @@ fn healthcheck(h: &Healthcheck) -> Result<Json, String> {
 fn deploy(d: &Deploy) -> Result<Json, String> {
     let amounts = |a: &Option<ResourceAmounts>| -> Result<Json, String> {
         let Some(a) = a else { return Ok(Json::Null) };
-        let cpus = a.cpus.as_ref().map(|c| units::parse_cpus(&c.0)).transpose()?;
-        let memory = a.memory.as_ref().map(|m| units::parse_bytes(&m.0)).transpose()?;
+        let cpus = a.cpus.as_ref().map(|c| c.value().map(u64::from)).transpose()?;
+        let memory = a.memory.as_ref().map(|m| m.value().map(u64::from)).transpose()?;
         let pids = a.pids.as_ref().map(|p| p.0.parse::<i64>().map_err(|_| format!("pids `{}` is not a number", p.0))).transpose()?;
         Ok(amounts_shape(cpus.filter(|c| *c > 0), memory.filter(|m| *m > 0), pids.filter(|p| *p != 0)))
     };
     let resources = d.resources.clone().unwrap_or_default();
-    let duration = |value: &Option<String>| value.as_deref().map(|t| millis(units::parse_duration(t)));
+    let duration = |value: &Option<Parsed<Duration>>| value.as_ref().map(|t| millis(t.value()));
     let restart_policy = d
         .restart_policy
         .as_ref()

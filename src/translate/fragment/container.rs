@@ -8,8 +8,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::dotenv;
-use crate::compose::model::{Scalar, Service};
+use crate::compose::model::{Parsed, Scalar, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
+use crate::compose::value::ComposeText;
 use crate::translate::context::ServiceContext;
 use crate::translate::fragment::admission::BASELINE_CAPABILITIES;
 use crate::translate::fragment::probes::WithProbes;
@@ -137,6 +138,18 @@ fn container_ports(ports: &[PortMapping], expose: &[(u16, Protocol)]) -> Vec<Con
         .collect()
 }
 
+/// The first of the keys that is written, with its path (the deploy key wins over the legacy one).
+fn written<T, const N: usize>(keys: [(&Option<Parsed<T>>, Path); N]) -> Option<(&Parsed<T>, Path)> {
+    keys.into_iter().find_map(|(value, path)| Some((value.as_ref()?, path)))
+}
+
+/// An amount in its unit (millicores, bytes), reported at its path when it does not read;
+/// 0 means "no limit" in compose.
+fn amount<T: ComposeText + Into<u64>>(value: Option<(&Parsed<T>, Path)>, report: &mut Report) -> Option<(u64, Path)> {
+    let (value, path) = value?;
+    report.check(&path, value.value()).map(Into::into).filter(|amount| *amount > 0).map(|amount| (amount, path))
+}
+
 /// `deploy.resources` and the legacy `cpus` / `mem_limit` / `mem_reservation` keys
 /// (the deploy key wins when both are written).
 fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<ResourceRequirements> {
@@ -147,20 +160,12 @@ fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<Reso
     let limits = resources.and_then(|r| r.limits.clone()).unwrap_or_default();
     let reservations = resources.and_then(|r| r.reservations.clone()).unwrap_or_default();
 
-    let at = |value: &Option<Scalar>, path: Path| value.as_ref().map(|v| (v.clone(), path));
-    let pick = |first: Option<(Scalar, Path)>, second: Option<(Scalar, Path)>| first.or(second);
-    let limit_cpu = pick(at(&limits.cpus, limits_path.key("cpus")), at(&service.cpus, path.key("cpus")));
-    let limit_memory = pick(at(&limits.memory, limits_path.key("memory")), at(&service.mem_limit, path.key("mem_limit")));
-    let request_cpu = at(&reservations.cpus, reservations_path.key("cpus"));
-    let request_memory = pick(at(&reservations.memory, reservations_path.key("memory")), at(&service.mem_reservation, path.key("mem_reservation")));
-
-    // Millicores and bytes; 0 means "no limit" in compose.
-    let amount = |value: &Option<(Scalar, Path)>, parse: fn(&str) -> Result<u64, String>, report: &mut Report| -> Option<(u64, Path)> {
-        let (value, path) = value.as_ref()?;
-        report.check(path, parse(&value.0)).filter(|amount| *amount > 0).map(|amount| (amount, path.clone()))
-    };
-    let cpu = (amount(&limit_cpu, units::parse_cpus, report), amount(&request_cpu, units::parse_cpus, report));
-    let memory = (amount(&limit_memory, units::parse_bytes, report), amount(&request_memory, units::parse_bytes, report));
+    let limit_cpu = written([(&limits.cpus, limits_path.key("cpus")), (&service.cpus, path.key("cpus"))]);
+    let limit_memory = written([(&limits.memory, limits_path.key("memory")), (&service.mem_limit, path.key("mem_limit"))]);
+    let request_cpu = written([(&reservations.cpus, reservations_path.key("cpus"))]);
+    let request_memory = written([(&reservations.memory, reservations_path.key("memory")), (&service.mem_reservation, path.key("mem_reservation"))]);
+    let cpu = (amount(limit_cpu, report), amount(request_cpu, report));
+    let memory = (amount(limit_memory, report), amount(request_memory, report));
     // Docker refuses a reservation above the limit too; Kubernetes refuses the pod.
     for ((limit, request), what) in [(&cpu, "CPU"), (&memory, "memory")] {
         if let (Some((limit, _)), Some((request, request_path))) = (limit, request)

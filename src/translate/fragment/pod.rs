@@ -51,7 +51,7 @@ pub fn template(input: PodInput, report: &mut Report) -> PodTemplateSpec {
         termination_grace_period_seconds: service
             .stop_grace_period
             .as_ref()
-            .and_then(|g| report.check(&path.key("stop_grace_period"), units::parse_duration(g)))
+            .and_then(|g| report.check(&path.key("stop_grace_period"), g.value()))
             .map(units::ceil_seconds),
         // Compose containers do not see other services as FOO_PORT=tcp://... variables;
         // Kubernetes' service links would inject them and break images that read e.g. REDIS_PORT.

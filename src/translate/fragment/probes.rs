@@ -11,7 +11,9 @@
 use k8s_openapi::api::core::v1::{Container, ExecAction, Probe};
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::Healthcheck;
+use std::time::Duration;
+
+use crate::compose::model::{Healthcheck, Parsed};
 use crate::compose::units;
 
 /// Compose's healthcheck defaults (interval 30s, timeout 30s, retries 3).
@@ -56,10 +58,10 @@ fn probes(healthcheck: &Healthcheck, path: &Path, report: &mut Report) -> Option
             return None;
         }
     };
-    let seconds = |value: &Option<String>, key: &str, default: i32, report: &mut Report| -> i32 {
+    let seconds = |value: &Option<Parsed<Duration>>, key: &str, default: i32, report: &mut Report| -> i32 {
         value
             .as_ref()
-            .and_then(|v| report.check(&path.key(key), units::parse_duration(v)))
+            .and_then(|v| report.check(&path.key(key), v.value()))
             .map(|d| units::ceil_seconds(d).clamp(1, i64::from(i32::MAX)) as i32)
             .unwrap_or(default)
     };
@@ -75,7 +77,7 @@ fn probes(healthcheck: &Healthcheck, path: &Path, report: &mut Report) -> Option
         ..Default::default()
     };
     let startup = healthcheck.start_period.as_ref().and_then(|start| {
-        let start = units::ceil_seconds(report.check(&path.key("start_period"), units::parse_duration(start))?);
+        let start = units::ceil_seconds(report.check(&path.key("start_period"), start.value())?);
         let start_interval = seconds(&healthcheck.start_interval, "start_interval", 5, report);
         (start > 0).then(|| Probe {
             period_seconds: Some(start_interval),

@@ -25,8 +25,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::Scalar;
-use crate::compose::units;
+use crate::compose::model::Parsed;
+use crate::compose::units::{self, ByteSize};
 use crate::translate::bind_source::{Bind, bind};
 use crate::translate::context::ServiceContext;
 use crate::translate::names;
@@ -50,7 +50,7 @@ struct Mount<'a> {
     target: &'a str,
     read_only: bool,
     sub_path: Option<&'a str>,
-    tmpfs_size: Option<&'a Scalar>,
+    tmpfs_size: Option<&'a Parsed<ByteSize>>,
 }
 
 pub struct VolumeInput<'a> {
@@ -155,7 +155,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
     }
     for (index, entry) in service.tmpfs.iter().enumerate() {
         let (target, options) = entry.split_once(':').unwrap_or((entry, ""));
-        let size = options.split(',').find_map(|o| o.strip_prefix("size=")).map(|s| Scalar(s.to_string()));
+        let size = options.split(',').find_map(|o| o.strip_prefix("size=")).map(Parsed::<ByteSize>::new);
         let mount = Mount { kind: "tmpfs", source: None, target, read_only: false, sub_path: None, tmpfs_size: size.as_ref() };
         let entry_path = path.key("tmpfs").key(index);
         if !target.starts_with('/') {
@@ -202,7 +202,7 @@ fn claimed_mount(result: &mut ServiceVolumes, mount: &Mount, key: &str, path: &P
 
 fn tmpfs(result: &mut ServiceVolumes, mount: &Mount, name: String, path: &Path, report: &mut Report) {
     let size_limit =
-        mount.tmpfs_size.and_then(|s| report.check(&path.key("size"), units::parse_bytes(&s.0))).filter(|b| *b > 0).map(|b| Quantity(units::bytes_quantity(b)));
+        mount.tmpfs_size.and_then(|s| report.check(&path.key("size"), s.value())).map(u64::from).filter(|b| *b > 0).map(|b| Quantity(units::bytes_quantity(b)));
     let volume = Volume { empty_dir: Some(EmptyDirVolumeSource { medium: Some("Memory".into()), size_limit, ..Default::default() }), ..Default::default() };
     add_volume(result, name, volume, mount);
 }

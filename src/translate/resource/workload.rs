@@ -9,6 +9,7 @@
 //! |                                                           | `max_attempts` (default 0)                   |
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDaemonSet, RollingUpdateDeployment,
@@ -21,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::limits::MAX_REPLICAS;
-use crate::compose::model::{ComposeFile, Deploy, Service};
+use crate::compose::model::{ComposeFile, Deploy, Parsed, Service};
 use crate::compose::units;
 use crate::object::{Object, WorkloadKind};
 use crate::translate::context::ServiceContext;
@@ -294,8 +295,8 @@ fn rollout(deploy: Option<&Deploy>, path: &Path, report: &mut Report) -> Rollout
             (IntOrString::Int(0), parallelism)
         }
     };
-    let seconds = |value: &Option<String>, key: &str, report: &mut Report| {
-        value.as_ref().and_then(|v| report.check(&path.key(key), units::parse_duration(v))).map(|d| units::ceil_seconds(d).min(i64::from(i32::MAX)) as i32)
+    let seconds = |value: &Option<Parsed<Duration>>, key: &str, report: &mut Report| {
+        value.as_ref().and_then(|v| report.check(&path.key(key), v.value())).map(|d| units::ceil_seconds(d).min(i64::from(i32::MAX)) as i32)
     };
     let min_ready_seconds = seconds(&update.delay, "delay", report).filter(|s| *s > 0);
     let monitor = seconds(&update.monitor, "monitor", report).filter(|s| *s > 0);
