@@ -17,6 +17,7 @@ use crate::compose::diagnostic::{Path as ComposePath, Report};
 use crate::compose::interpolate::interpolate_tree;
 use crate::compose::load::{self, Sources};
 use crate::compose::model::ComposeFile;
+use crate::compose::value::is_external;
 use crate::compose::yaml;
 use crate::translate::{names, project_files};
 
@@ -130,7 +131,7 @@ fn split_secret_variables(file: &ComposeFile, spec: &ComposeStackSpec) -> (Vec<S
     let feeding: BTreeSet<&str> = file
         .secrets
         .values()
-        .filter(|secret| !secret.external.as_ref().is_some_and(|e| e.as_bool() == Some(true) || e.is_object()))
+        .filter(|secret| !is_external(&secret.external))
         .filter_map(|secret| secret.environment.as_deref())
         .filter(|variable| spec.variables.contains_key(*variable))
         .collect();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::diagnostic::{Path, Report};
 use super::model::{ComposeFile, FileObjectDefinition, Port, ServiceNetwork, VolumeMount};
-use super::value::Any;
+use super::value::is_external;
 
 const ADDRESSING: &str = "the cluster's network plugin gives each pod its address and interface; ignored";
 
@@ -35,7 +35,7 @@ pub fn warn(file: &ComposeFile, report: &mut Report) {
     }
     for (name, network) in &file.networks {
         let path = root.key("networks").key(name);
-        let external = is_set(&network.external);
+        let external = is_external(&network.external);
         if network.name.is_some() && !external {
             report.warn(
                 &path.key("name"),
@@ -62,7 +62,7 @@ pub fn warn(file: &ComposeFile, report: &mut Report) {
     }
     for (name, volume) in &file.volumes {
         let path = root.key("volumes").key(name);
-        if volume.name.is_some() && !is_set(&volume.external) {
+        if volume.name.is_some() && !is_external(&volume.external) {
             report.warn(&path.key("name"), "the Docker volume's own name; the claim is named after the stack and this key; ignored");
         }
         if volume.driver_opts.is_some() {
@@ -103,7 +103,7 @@ fn mount_keys(mount: &VolumeMount, path: &Path, report: &mut Report) {
         }
         // The canonical form writes `create_host_path: true` for every short bind, as compose-go
         // does; only `false` (refuse a missing host path) asks something a cluster does not do.
-        if bind.create_host_path.as_ref().and_then(|v| v.as_bool().ok()) == Some(false) {
+        if bind.create_host_path.as_ref().and_then(|v| v.value().ok()) == Some(false) {
             report.warn(
                 &path.key("create_host_path"),
                 "what a bind mount becomes (a ConfigMap or a claim) always exists, so a missing host path is no error; ignored",
@@ -147,7 +147,7 @@ fn attachment_keys(attachment: &ServiceNetwork, path: &Path, report: &mut Report
 
 fn file_object_keys(definition: &FileObjectDefinition, path: &Path, report: &mut Report) {
     let kind = if path.segments().first().is_some_and(|s| s == "secrets") { "secret" } else { "config" };
-    if definition.name.is_some() && !is_set(&definition.external) {
+    if definition.name.is_some() && !is_external(&definition.external) {
         report.warn(&path.key("name"), format!("the Docker {kind}'s own name; its Kubernetes object is named after the stack and this key; ignored"));
     }
     if definition.template_driver.is_some() {
@@ -163,9 +163,4 @@ fn labels(labels: &BTreeMap<String, Option<String>>, kind: &str, path: &Path, re
     if !labels.is_empty() {
         report.warn(&path.key("labels"), format!("labels of the Docker {kind}; not carried to Kubernetes objects; ignored"));
     }
-}
-
-/// `external: true` or `external: {name: ...}`.
-fn is_set(external: &Any) -> bool {
-    external.as_ref().is_some_and(|e| e.as_bool() == Some(true) || e.is_object())
 }

@@ -85,7 +85,7 @@ pub struct Service {
     #[serde(default)]
     pub deploy: Option<Deploy>,
     #[serde(default)]
-    pub scale: Option<Scalar>,
+    pub scale: Option<Parsed<u32>>,
     #[serde(default)]
     pub restart: Option<String>,
     #[serde(default)]
@@ -116,11 +116,11 @@ pub struct Service {
     #[serde(default)]
     pub dns_opt: Vec<String>,
     #[serde(default)]
-    pub init: Option<Scalar>,
+    pub init: Option<Parsed<bool>>,
     #[serde(default)]
-    pub privileged: Option<Scalar>,
+    pub privileged: Option<Parsed<bool>>,
     #[serde(default)]
-    pub read_only: Option<Scalar>,
+    pub read_only: Option<Parsed<bool>>,
     #[serde(default)]
     pub cap_add: Vec<String>,
     #[serde(default)]
@@ -134,9 +134,9 @@ pub struct Service {
     #[serde(default)]
     pub pull_policy: Option<String>,
     #[serde(default)]
-    pub stdin_open: Option<Scalar>,
+    pub stdin_open: Option<Parsed<bool>>,
     #[serde(default)]
-    pub tty: Option<Scalar>,
+    pub tty: Option<Parsed<bool>>,
     #[serde(default)]
     pub configs: Vec<FileMount>,
     #[serde(default)]
@@ -354,7 +354,7 @@ pub struct VolumeMount {
     pub source: Option<String>,
     pub target: String,
     #[serde(default)]
-    pub read_only: Option<Scalar>,
+    pub read_only: Option<Parsed<bool>>,
     #[serde(default)]
     pub consistency: Any,
     #[serde(default)]
@@ -383,7 +383,7 @@ pub struct BindOptions {
     #[serde(default)]
     pub propagation: Option<String>,
     #[serde(default)]
-    pub create_host_path: Option<Scalar>,
+    pub create_host_path: Option<Parsed<bool>>,
     #[serde(default)]
     pub selinux: Option<String>,
     #[serde(default)]
@@ -414,7 +414,7 @@ pub struct Deploy {
     #[serde(default)]
     pub mode: Option<String>,
     #[serde(default)]
-    pub replicas: Option<Scalar>,
+    pub replicas: Option<Parsed<u32>>,
     #[serde(default, deserialize_with = "key_values")]
     pub labels: BTreeMap<String, Option<String>>,
     #[serde(default)]
@@ -463,7 +463,7 @@ pub struct RestartPolicy {
     #[serde(default)]
     pub delay: Option<Parsed<Duration>>,
     #[serde(default)]
-    pub max_attempts: Option<Scalar>,
+    pub max_attempts: Option<Parsed<u32>>,
     #[serde(default)]
     pub window: Option<Parsed<Duration>>,
 }
@@ -472,7 +472,7 @@ pub struct RestartPolicy {
 #[serde(deny_unknown_fields)]
 pub struct UpdateConfig {
     #[serde(default)]
-    pub parallelism: Option<Scalar>,
+    pub parallelism: Option<Parsed<u32>>,
     #[serde(default)]
     pub delay: Option<Parsed<Duration>>,
     #[serde(default)]
@@ -496,20 +496,20 @@ pub struct Healthcheck {
     #[serde(default)]
     pub timeout: Option<Parsed<Duration>>,
     #[serde(default)]
-    pub retries: Option<Scalar>,
+    pub retries: Option<Parsed<u32>>,
     #[serde(default)]
     pub start_period: Option<Parsed<Duration>>,
     #[serde(default)]
     pub start_interval: Option<Parsed<Duration>>,
     #[serde(default)]
-    pub disable: Option<Scalar>,
+    pub disable: Option<Parsed<bool>>,
 }
 
 impl Healthcheck {
     /// Whether the healthcheck runs: a test other than `NONE`, and not `disable: true`.
     /// (An unreadable `disable` is refused where the probes are built.)
     pub fn runs(&self) -> bool {
-        let disabled = self.disable.as_ref().is_some_and(|d| d.as_bool() == Ok(true));
+        let disabled = self.disable.as_ref().is_some_and(|d| d.value() == Ok(true));
         !disabled && self.test.as_ref().is_some_and(|t| t.first().is_some_and(|w| w != "NONE"))
     }
 }
@@ -522,7 +522,7 @@ pub struct Hook {
     #[serde(default)]
     pub user: Option<Scalar>,
     #[serde(default)]
-    pub privileged: Option<Scalar>,
+    pub privileged: Option<Parsed<bool>>,
     #[serde(default)]
     pub working_dir: Option<String>,
     #[serde(default, deserialize_with = "key_values")]

@@ -27,16 +27,17 @@ impl<'de> Deserialize<'de> for Scalar {
 
 impl Scalar {
     pub fn as_u32(&self) -> Result<u32, String> {
-        self.0.trim().parse().map_err(|_| format!("`{}` is not a whole number", self.0))
+        u32::parse(&self.0)
     }
 
     pub fn as_bool(&self) -> Result<bool, String> {
-        match self.0.as_str() {
-            "true" | "True" | "TRUE" => Ok(true),
-            "false" | "False" | "FALSE" => Ok(false),
-            other => Err(format!("`{other}` is not true or false")),
-        }
+        bool::parse(&self.0)
     }
+}
+
+/// `external: true` or `external: {name: ...}`: a definition that names something existing.
+pub fn is_external(external: &Any) -> bool {
+    external.as_ref().is_some_and(|e| e.as_bool() == Some(true) || e.is_object())
 }
 
 pub fn scalar_text(value: &Json) -> Option<String> {
@@ -98,5 +99,25 @@ impl<'de, T: ComposeText> Deserialize<'de> for Parsed<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = if T::FROM_SCALAR { Scalar::deserialize(deserializer)?.0 } else { String::deserialize(deserializer)? };
         Ok(Parsed::new(text))
+    }
+}
+
+/// A whole number, as a number or as text (interpolation makes text: `replicas: ${N}`).
+impl ComposeText for u32 {
+    const FROM_SCALAR: bool = true;
+    fn parse(text: &str) -> Result<Self, String> {
+        text.trim().parse().map_err(|_| format!("`{text}` is not a whole number"))
+    }
+}
+
+/// A boolean, as YAML writes it or as text.
+impl ComposeText for bool {
+    const FROM_SCALAR: bool = true;
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "true" | "True" | "TRUE" => Ok(true),
+            "false" | "False" | "FALSE" => Ok(false),
+            other => Err(format!("`{other}` is not true or false")),
+        }
     }
 }

@@ -8,6 +8,7 @@ use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::extension::EXTENSION_KEY;
 use crate::compose::limits::{MAX_OBJECTS, MAX_OUTPUT_BYTES};
 use crate::compose::model::ComposeFile;
+use crate::compose::value::is_external;
 use crate::translate::plan::Translation;
 
 /// Alias Services per target service: `links: [db:database]` on any service and
@@ -94,7 +95,7 @@ pub(super) fn volume_claims(file: &ComposeFile, report: &mut Report) -> BTreeMap
         .filter_map(|(name, definition)| {
             let path = Path::root().key("volumes").key(name);
             let extension = definition.x_kubernetes.as_ref()?;
-            let external = definition.external.as_ref().is_some_and(|e| e.as_bool() == Some(true) || e.is_object());
+            let external = is_external(&definition.external);
             if external {
                 report.warn(&path.key(EXTENSION_KEY), "an external volume's claim exists already, with its own size and class; ignored");
                 return None;

@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json, json};
 
 use compose_operator::compose::dotenv;
 use compose_operator::compose::load::Loaded;
-use compose_operator::compose::model::{Deploy, Healthcheck, Parsed, ResourceAmounts, Scalar, Service};
+use compose_operator::compose::model::{Deploy, Healthcheck, Parsed, ResourceAmounts, Service};
 use compose_operator::compose::units;
 use compose_operator::translate::project_files::{Content, ProjectFiles};
 
@@ -136,7 +136,7 @@ pub fn ours(loaded: &Loaded, files: &ProjectFiles, variables: &BTreeMap<String, 
         put(&mut out, "ports", Json::Array(ports.collect()));
         let volumes = service.volumes.iter().map(|v| {
             let source = v.source.as_deref().filter(|s| !s.is_empty()).map(|s| if v.kind == "bind" { resolve(project_dir, s) } else { s.to_string() });
-            let read_only = v.read_only.as_ref().and_then(|r| r.as_bool().ok()).unwrap_or(false);
+            let read_only = v.read_only.as_ref().and_then(|r| r.value().ok()).unwrap_or(false);
             volume(&v.kind, source, &v.target, read_only)
         });
         put(&mut out, "volumes", Json::Array(volumes.collect()));
@@ -289,8 +289,8 @@ fn environment(service: &Service, files: &ProjectFiles, variables: &BTreeMap<Str
 fn healthcheck(h: &Healthcheck) -> Result<Json, String> {
     let test = json!(h.test);
     let duration = |value: &Option<Parsed<Duration>>| value.as_ref().map(|d| millis(d.value()));
-    let retries = h.retries.as_ref().map(Scalar::as_u32).transpose()?.map(u64::from);
-    let disable = h.disable.as_ref().map(Scalar::as_bool).transpose()?.unwrap_or(false);
+    let retries = h.retries.as_ref().map(Parsed::value).transpose()?.map(u64::from);
+    let disable = h.disable.as_ref().map(Parsed::value).transpose()?.unwrap_or(false);
     Ok(healthcheck_shape(test, [duration(&h.interval), duration(&h.timeout), duration(&h.start_period), duration(&h.start_interval)], retries, disable))
 }
 
@@ -308,11 +308,11 @@ fn deploy(d: &Deploy) -> Result<Json, String> {
         .restart_policy
         .as_ref()
         .map(|p| -> Result<Json, String> {
-            let attempts = p.max_attempts.as_ref().map(Scalar::as_u32).transpose()?.map(u64::from);
+            let attempts = p.max_attempts.as_ref().map(Parsed::value).transpose()?.map(u64::from);
             Ok(restart_policy_shape(p.condition.as_deref(), duration(&p.delay), attempts, duration(&p.window)))
         })
         .transpose()?;
-    let replicas = d.replicas.as_ref().map(Scalar::as_u32).transpose()?.map(u64::from);
+    let replicas = d.replicas.as_ref().map(Parsed::value).transpose()?.map(u64::from);
     let constraints = d.placement.as_ref().map(|p| p.constraints.iter().map(|c| json!(c)).collect()).unwrap_or_default();
     Ok(deploy_shape(
         d.mode.as_deref(),

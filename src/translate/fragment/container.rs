@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::dotenv;
-use crate::compose::model::{Parsed, Scalar, Service};
+use crate::compose::model::{Parsed, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
 use crate::compose::value::ComposeText;
 use crate::translate::context::ServiceContext;
@@ -54,8 +54,9 @@ pub fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
     (!items.is_empty()).then_some(items)
 }
 
-pub fn flag(value: &Option<Scalar>, path: &Path, report: &mut Report) -> Option<bool> {
-    value.as_ref().and_then(|v| report.check(path, v.as_bool())).filter(|b| *b)
+/// A boolean key that is true: `Some(true)`, else `None` (false, unset, or reported unreadable).
+pub fn flag(value: &Option<Parsed<bool>>, path: &Path, report: &mut Report) -> Option<bool> {
+    value.as_ref().and_then(|v| report.check(path, v.value())).filter(|b| *b)
 }
 
 /// `env_file` entries (in order, later files win) under `environment:` (which wins).

@@ -45,7 +45,7 @@ struct Probes {
 /// container when it keeps failing (liveness), as the Docker engine does. `start_period`
 /// becomes a startup probe, which holds the other two off until the first success.
 fn probes(healthcheck: &Healthcheck, path: &Path, report: &mut Report) -> Option<Probes> {
-    if healthcheck.disable.as_ref().and_then(|d| report.check(&path.key("disable"), d.as_bool())).unwrap_or(false) {
+    if healthcheck.disable.as_ref().and_then(|d| report.check(&path.key("disable"), d.value())).unwrap_or(false) {
         return None;
     }
     let test_path = path.key("test");
@@ -68,7 +68,7 @@ fn probes(healthcheck: &Healthcheck, path: &Path, report: &mut Report) -> Option
     let period = seconds(&healthcheck.interval, "interval", DEFAULT_PROBE_SECONDS, report);
     let timeout = seconds(&healthcheck.timeout, "timeout", DEFAULT_PROBE_SECONDS, report);
     let retries =
-        healthcheck.retries.as_ref().and_then(|r| report.check(&path.key("retries"), r.as_u32())).map(|r| r.clamp(1, 1000) as i32).unwrap_or(DEFAULT_RETRIES);
+        healthcheck.retries.as_ref().and_then(|r| report.check(&path.key("retries"), r.value())).map(|r| r.clamp(1, 1000) as i32).unwrap_or(DEFAULT_RETRIES);
     let probe = Probe {
         exec: Some(ExecAction { command: Some(command) }),
         period_seconds: Some(period),

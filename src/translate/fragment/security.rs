@@ -160,7 +160,7 @@ fn hook(hooks: &[Hook], path: &Path, report: &mut Report) -> Option<LifecycleHan
     let first_path = path.key(0);
     let notes: [(&str, bool, &str); 4] = [
         ("user", first.user.is_some(), "hooks run as the container's user; ignored"),
-        ("privileged", first.privileged.as_ref().is_some_and(|p| p.as_bool() == Ok(true)), "hooks run with the container's privileges; ignored"),
+        ("privileged", first.privileged.as_ref().is_some_and(|p| p.value() == Ok(true)), "hooks run with the container's privileges; ignored"),
         ("working_dir", first.working_dir.is_some(), "hooks run in the container's working directory; ignored"),
         ("environment", !first.environment.is_empty(), "hooks see the container's environment only; ignored"),
     ];

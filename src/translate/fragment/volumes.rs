@@ -68,7 +68,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
     let mut warned_timezone = false;
     for (index, compose_mount) in service.volumes.iter().enumerate() {
         let mount_path = path.key("volumes").key(index);
-        let read_only = compose_mount.read_only.as_ref().and_then(|r| report.check(&mount_path.key("read_only"), r.as_bool())).unwrap_or(false);
+        let read_only = compose_mount.read_only.as_ref().and_then(|r| report.check(&mount_path.key("read_only"), r.value())).unwrap_or(false);
         let mount = Mount {
             kind: compose_mount.kind.as_str(),
             source: compose_mount.source.as_deref().filter(|s| !s.is_empty()),

@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{ComposeFile, VolumeMount as ComposeMount};
+use crate::compose::value::is_external;
 use crate::translate::bind_source::{Bind, bind};
 use crate::translate::extension::{self as settings, ClaimSettings};
 use crate::translate::names;
@@ -115,7 +116,7 @@ pub fn plan(input: &PlanInput, report: &mut Report) -> VolumePlan {
         let path = Path::root().key("volumes").key(volume);
         let Some(k8s_name) = report.check(&path, names::kubernetes_name(volume)) else { continue };
         taken.insert(k8s_name.clone());
-        let external = definition.external.as_ref().is_some_and(|e| e.as_bool() == Some(true) || e.is_object());
+        let external = is_external(&definition.external);
         let services = users.get(volume.as_str()).map(Vec::as_slice).unwrap_or_default();
         let named = if external {
             NamedVolume::External { claim_name: external_claim_name(definition.name.as_deref(), &k8s_name, &path, report) }

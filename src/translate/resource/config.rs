@@ -19,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{FileMount, FileObjectDefinition, Service};
+use crate::compose::value::is_external;
 use crate::object::Object;
 use crate::translate::names;
 use crate::translate::project_files::{self, Content};
@@ -99,7 +100,7 @@ fn source(
     if definition.driver.is_some() {
         report.warn(&path.key("driver"), "secret and config drivers have no Kubernetes meaning; ignored");
     }
-    let external = definition.external.as_ref().is_some_and(|e| e.as_bool() == Some(true) || e.is_object());
+    let external = is_external(&definition.external);
     if external {
         let object_name = definition.name.clone().unwrap_or(k8s_name);
         return Some(Source { kind, object_name, key, fingerprint: None });

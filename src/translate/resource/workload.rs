@@ -183,7 +183,7 @@ pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_
     let max_attempts = restart_policy
         .max_attempts
         .as_ref()
-        .and_then(|m| report.check(&policy_path.key("max_attempts"), m.as_u32()))
+        .and_then(|m| report.check(&policy_path.key("max_attempts"), m.value()))
         .or_else(|| restart_count.parse::<u32>().ok())
         .map(|m| m.min(1000) as i32);
 
@@ -248,8 +248,8 @@ pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_
 }
 
 fn replicas(service: &Service, deploy: &Deploy, path: &Path, report: &mut Report) -> Option<i32> {
-    let from_deploy = deploy.replicas.as_ref().map(|r| report.check(&path.key("deploy").key("replicas"), r.as_u32()));
-    let from_scale = service.scale.as_ref().map(|r| report.check(&path.key("scale"), r.as_u32()));
+    let from_deploy = deploy.replicas.as_ref().map(|r| report.check(&path.key("deploy").key("replicas"), r.value()));
+    let from_scale = service.scale.as_ref().map(|r| report.check(&path.key("scale"), r.value()));
     if let (Some(Some(a)), Some(Some(b))) = (from_deploy, from_scale)
         && a != b
     {
@@ -283,7 +283,7 @@ fn rollout(deploy: Option<&Deploy>, path: &Path, report: &mut Report) -> Rollout
         return Rollout { max_surge: None, max_unavailable: None, min_ready_seconds: None, progress_deadline_seconds: None };
     };
     // Swarm's parallelism 0 means "all at once".
-    let parallelism = match update.parallelism.as_ref().and_then(|p| report.check(&path.key("parallelism"), p.as_u32())).unwrap_or(1) {
+    let parallelism = match update.parallelism.as_ref().and_then(|p| report.check(&path.key("parallelism"), p.value())).unwrap_or(1) {
         0 => IntOrString::String("100%".into()),
         n => IntOrString::Int(n.min(i32::MAX as u32) as i32),
     };
