@@ -532,6 +532,12 @@ fn port_json(port: PortMapping) -> Json {
     Json::Object(fields)
 }
 
+/// The target of a volume in the short syntax, as its long form has it: what override
+/// documents merge volumes by (`None` when the entry does not read).
+pub fn short_volume_target(spec: &str) -> Option<String> {
+    parse_volume(spec).ok()?.get("target")?.as_str().map(str::to_string)
+}
+
 /// compose-go's short volume syntax: `[source:]target[:options]`, split at colons (but
 /// not a Windows drive's), `source` a bind mount when it starts with `.`, `/` or `~`.
 fn parse_volume(spec: &str) -> Result<Json, String> {

@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::canonical;
 use super::yaml::{MergeTag, Node, Value};
 
 /// Merges every document over the first, in order, and applies `!reset` wherever it is left.
@@ -214,10 +215,9 @@ fn mount_target(item: &Node, kind: MountKind) -> Option<String> {
     match (&item.value, kind) {
         (Value::Map(_), MountKind::Volume) => item.get("target").and_then(text),
         (Value::Map(_), MountKind::File) => item.get("target").or_else(|| item.get("source")).and_then(text),
-        (Value::String(short), MountKind::Volume) => {
-            let parts: Vec<&str> = short.split(':').collect();
-            Some(if parts.len() == 1 { parts[0] } else { parts[1] }.to_string())
-        }
+        // The one reading of the short syntax (canonical.rs); an entry that does not read
+        // merges as itself, and the canonical step refuses it.
+        (Value::String(short), MountKind::Volume) => Some(canonical::short_volume_target(short).unwrap_or_else(|| short.clone())),
         (Value::String(short), MountKind::File) => Some(short.clone()),
         _ => None,
     }
