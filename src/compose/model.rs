@@ -15,6 +15,7 @@ use serde_json::Value as Json;
 use super::extension::{ServiceExtension, VolumeExtension};
 use super::placement::{DeviceRequest, Placement};
 use super::units::{ByteSize, Millicores};
+use super::value::ComposeText;
 pub use super::value::{Any, Parsed, Scalar};
 use super::value::{kind_of, scalar_text};
 
@@ -87,7 +88,7 @@ pub struct Service {
     #[serde(default)]
     pub scale: Option<Parsed<u32>>,
     #[serde(default)]
-    pub restart: Option<String>,
+    pub restart: Option<Parsed<Restart>>,
     #[serde(default)]
     pub healthcheck: Option<Healthcheck>,
     #[serde(default)]
@@ -290,6 +291,31 @@ impl Service {
             ("pull_refresh_after", &self.pull_refresh_after, "image refresh is the kubelet's pull policy; ignored"),
         ];
         candidates.into_iter().chain(more).filter(|(_, value, _)| value.is_some()).map(|(key, _, reason)| (key, reason)).collect()
+    }
+}
+
+/// `restart:`, docker compose's restart policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    No,
+    Always,
+    UnlessStopped,
+    /// `on-failure[:N]`; a count that is no number is ignored, as docker compose does.
+    OnFailure {
+        max_attempts: Option<u32>,
+    },
+}
+
+impl ComposeText for Restart {
+    const FROM_SCALAR: bool = false;
+    fn parse(text: &str) -> Result<Self, String> {
+        match text.split_once(':').unwrap_or((text, "")) {
+            ("no", "") => Ok(Restart::No),
+            ("always", "") => Ok(Restart::Always),
+            ("unless-stopped", "") => Ok(Restart::UnlessStopped),
+            ("on-failure", count) => Ok(Restart::OnFailure { max_attempts: count.parse().ok() }),
+            _ => Err(format!("unknown restart policy `{text}`")),
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::limits::MAX_REPLICAS;
-use crate::compose::model::{ComposeFile, Deploy, Parsed, Service};
+use crate::compose::model::{ComposeFile, Deploy, Parsed, Restart, Service};
 use crate::compose::units;
 use crate::object::{Object, WorkloadKind};
 use crate::translate::context::ServiceContext;
@@ -58,12 +58,17 @@ fn condition_word(condition: &str) -> Option<&'static str> {
     }
 }
 
+/// The service's `restart:`, when it reads (the lifecycle reports it when it does not).
+fn restart(service: &Service) -> Option<Restart> {
+    service.restart.as_ref().and_then(|r| r.value().ok())
+}
+
 /// Whether the service asks never to be restarted: `restart: "no"` or condition none.
 fn never_restarted(service: &Service) -> bool {
     let condition = service.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()).and_then(|p| p.condition.as_deref());
     match condition.and_then(condition_word) {
         Some(word) => word == "none",
-        None => service.restart.as_deref() == Some("no"),
+        None => restart(service) == Some(Restart::No),
     }
 }
 
@@ -72,7 +77,7 @@ fn always_restarted(service: &Service) -> bool {
     let condition = service.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()).and_then(|p| p.condition.as_deref());
     match condition.and_then(condition_word) {
         Some(word) => word == "any",
-        None => matches!(service.restart.as_deref(), Some("always" | "unless-stopped")),
+        None => matches!(restart(service), Some(Restart::Always | Restart::UnlessStopped)),
     }
 }
 
@@ -148,16 +153,11 @@ pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_
             }
         },
     };
-    let restart = service.restart.as_deref();
-    let (restart_word, restart_count) = match restart.map(|r| r.split_once(':').unwrap_or((r, ""))) {
-        None => (None, ""),
-        Some((word @ ("no" | "always" | "unless-stopped"), "")) => (Some(word), ""),
-        Some(("on-failure", count)) => (Some("on-failure"), count),
-        Some(_) => {
-            report.error(
-                Diagnostic::new(path.key("restart"), format!("unknown restart policy `{}`", restart.unwrap_or_default()))
-                    .with_hint("use \"no\", always, on-failure[:N] or unless-stopped"),
-            );
+    let restart = match service.restart.as_ref().map(Parsed::value) {
+        None => None,
+        Some(Ok(restart)) => Some(restart),
+        Some(Err(message)) => {
+            report.error(Diagnostic::new(path.key("restart"), message).with_hint("use \"no\", always, on-failure[:N] or unless-stopped"));
             return None;
         }
     };
@@ -166,7 +166,7 @@ pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_
     }
     let asked_never = match condition {
         Some(condition) => condition == "none",
-        None => restart_word == Some("no"),
+        None => restart == Some(Restart::No),
     };
     if asked_never && one_shot.is_none() {
         let source = if condition.is_some() { policy_path.key("condition") } else { path.key("restart") };
@@ -176,7 +176,7 @@ pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_
         ));
     }
     let one_shot = one_shot.is_some();
-    let on_failure = condition == Some("on-failure") || (condition.is_none() && restart_word == Some("on-failure"));
+    let on_failure = condition == Some("on-failure") || (condition.is_none() && matches!(restart, Some(Restart::OnFailure { .. })));
     // Warnings name the key the user actually wrote: deploy.restart_policy wins over restart.
     let restart_source = if condition.is_some() { policy_path.key("condition") } else { path.key("restart") };
     let attempts_source = if restart_policy.max_attempts.is_some() { policy_path.key("max_attempts") } else { path.key("restart") };
@@ -184,7 +184,10 @@ pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_
         .max_attempts
         .as_ref()
         .and_then(|m| report.check(&policy_path.key("max_attempts"), m.value()))
-        .or_else(|| restart_count.parse::<u32>().ok())
+        .or(match restart {
+            Some(Restart::OnFailure { max_attempts }) => max_attempts,
+            _ => None,
+        })
         .map(|m| m.min(1000) as i32);
 
     let mode = deploy.mode.as_deref().unwrap_or("replicated");
