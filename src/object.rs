@@ -138,6 +138,67 @@ macro_rules! define_kinds {
             }
         }
 
+        /// An object borrowed where it lies (a plan's typed fields), so that counting, sizing
+        /// and printing a translation copies nothing.
+        #[derive(Clone, Copy, Debug)]
+        pub enum ObjectRef<'a> {
+            $($kind(&'a $kind),)*
+        }
+
+        impl<'a> ObjectRef<'a> {
+            pub fn kind(self) -> Kind {
+                match self {
+                    $(ObjectRef::$kind(_) => Kind::$kind,)*
+                }
+            }
+
+            pub fn metadata(self) -> &'a ObjectMeta {
+                match self {
+                    $(ObjectRef::$kind(o) => &o.metadata,)*
+                }
+            }
+
+            pub fn name(self) -> &'a str {
+                self.metadata().name.as_deref().unwrap_or_default()
+            }
+
+            /// The object as an apply body, as [`Object::to_json`] writes it.
+            pub fn to_json(self) -> serde_json::Value {
+                match self {
+                    $(ObjectRef::$kind(o) => typed_json(o),)*
+                }
+            }
+
+            /// An owned copy, for what keeps or changes it (the controller's apply bodies).
+            pub fn to_object(self) -> Object {
+                match self {
+                    $(ObjectRef::$kind(o) => Object::$kind(o.clone()),)*
+                }
+            }
+        }
+
+        impl Serialize for ObjectRef<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(ObjectRef::$kind(o) => o.serialize(serializer),)*
+                }
+            }
+        }
+
+        impl<'a> From<&'a Object> for ObjectRef<'a> {
+            fn from(object: &'a Object) -> ObjectRef<'a> {
+                match object {
+                    $(Object::$kind(o) => ObjectRef::$kind(o),)*
+                }
+            }
+        }
+
+        $(impl<'a> From<&'a $kind> for ObjectRef<'a> {
+            fn from(object: &'a $kind) -> ObjectRef<'a> {
+                ObjectRef::$kind(object)
+            }
+        })*
+
         $(impl ManagedType for $kind {})*
 
         $(impl From<$kind> for Object {

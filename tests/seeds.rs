@@ -1,7 +1,7 @@
 //! The seed stacks from examples/ convert to the objects the README promises.
 
 use compose_operator::api::ComposeStack;
-use compose_operator::object::{Object, WorkloadKind};
+use compose_operator::object::WorkloadKind;
 use compose_operator::policy::Policy;
 use compose_operator::translate::Translation;
 use serde_json::Value;
@@ -15,7 +15,7 @@ fn translate_example(name: &str) -> Translation {
 }
 
 fn object(translation: &Translation, kind: &str, name: &str) -> Value {
-    translation.objects().find(|o: &Object| o.kind().as_str() == kind && o.name() == name).unwrap_or_else(|| panic!("no {kind} {name}")).to_json()
+    translation.objects().find(|o| o.kind().as_str() == kind && o.name() == name).unwrap_or_else(|| panic!("no {kind} {name}")).to_json()
 }
 
 #[test]

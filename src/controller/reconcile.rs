@@ -27,8 +27,7 @@ use super::metrics::Outcome;
 use super::pods::{PodState, failed_container, pod_problem};
 use super::status::{self, Assessment, MAX_MESSAGE, Problem, holding, listed_of, truncate};
 use crate::api::{ComposeStack, ComposeStackStatus, FIELD_MANAGER, GROUP, ServiceStatus};
-use crate::object::Kind;
-use crate::object::Object;
+use crate::object::{Kind, Object, ObjectRef};
 use crate::translate::{ServicePlan, Translation, project_files};
 
 /// How soon a stack blocked by someone else's object looks again: that object's removal
@@ -216,7 +215,7 @@ async fn converge(stack: &Arc<ComposeStack>, cluster: &Cluster, context: &Contex
 /// in the order pods need them, Jobs fingerprinted by template, every object by its whole
 /// desired state.
 fn desired_objects(translation: &Translation, owner: &OwnerReference, retain_claims: bool) -> Vec<Object> {
-    let mut objects: Vec<Object> = translation.objects().collect();
+    let mut objects: Vec<Object> = translation.objects().map(ObjectRef::to_object).collect();
     for object in &mut objects {
         let is_retained_claim = object.kind() == Kind::PersistentVolumeClaim && retain_claims;
         if !is_retained_claim {

@@ -8,7 +8,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::Warning;
-use crate::object::{Kind, Object, WorkloadKind};
+use crate::object::{Kind, Object, ObjectRef, WorkloadKind};
 
 /// When a dependent may start, compose's `depends_on.<service>.condition`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,9 +62,9 @@ pub struct ServicePlan {
 
 impl ServicePlan {
     /// The workload first, then its Services, then its NetworkPolicy: the order they are applied in.
-    pub fn objects(&self) -> impl Iterator<Item = Object> + '_ {
-        let services = self.services.iter().cloned().map(Object::Service);
-        self.workload.iter().cloned().chain(services).chain(self.network_policy.iter().cloned().map(Object::NetworkPolicy))
+    pub fn objects(&self) -> impl Iterator<Item = ObjectRef<'_>> {
+        let services = self.services.iter().map(ObjectRef::from);
+        self.workload.iter().map(ObjectRef::from).chain(services).chain(self.network_policy.iter().map(ObjectRef::from))
     }
 
     /// The kind and name of each object, without copying them.
@@ -94,11 +94,12 @@ pub struct Translation {
 }
 
 impl Translation {
-    /// Every object, in the order a fresh stack applies them: what pods mount first.
-    pub fn objects(&self) -> impl Iterator<Item = Object> + '_ {
-        let claims = self.claims.iter().cloned().map(Object::PersistentVolumeClaim);
-        let project_files = self.project_files.iter().cloned().map(Object::ConfigMap);
-        claims.chain(self.configs_and_secrets.iter().cloned()).chain(project_files).chain(self.services.iter().flat_map(ServicePlan::objects))
+    /// Every object, in the order a fresh stack applies them (what pods mount first),
+    /// borrowed: [`ObjectRef::to_object`] copies one.
+    pub fn objects(&self) -> impl Iterator<Item = ObjectRef<'_>> {
+        let claims = self.claims.iter().map(ObjectRef::from);
+        let project_files = self.project_files.iter().map(ObjectRef::from);
+        claims.chain(self.configs_and_secrets.iter().map(ObjectRef::from)).chain(project_files).chain(self.services.iter().flat_map(ServicePlan::objects))
     }
 
     pub fn object_count(&self) -> usize {
