@@ -294,6 +294,40 @@ impl Service {
     }
 }
 
+/// When a dependent may start, compose's `depends_on.<service>.condition`; the controller's
+/// start order reads it from the plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DependencyCondition {
+    /// `service_started`: the workload exists and (long-running) has a ready pod.
+    Started,
+    /// `service_healthy`: every replica is ready.
+    Healthy,
+    /// `service_completed_successfully`: the one-shot Job succeeded.
+    CompletedSuccessfully,
+}
+
+impl DependencyCondition {
+    pub fn as_compose(self) -> &'static str {
+        match self {
+            DependencyCondition::Started => "service_started",
+            DependencyCondition::Healthy => "service_healthy",
+            DependencyCondition::CompletedSuccessfully => "service_completed_successfully",
+        }
+    }
+}
+
+impl ComposeText for DependencyCondition {
+    const FROM_SCALAR: bool = false;
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "service_started" => Ok(DependencyCondition::Started),
+            "service_healthy" => Ok(DependencyCondition::Healthy),
+            "service_completed_successfully" => Ok(DependencyCondition::CompletedSuccessfully),
+            other => Err(format!("unknown condition `{other}`")),
+        }
+    }
+}
+
 /// `restart:`, docker compose's restart policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Restart {
@@ -559,7 +593,7 @@ pub struct Hook {
 #[serde(deny_unknown_fields)]
 pub struct Dependency {
     #[serde(default = "Dependency::default_condition")]
-    pub condition: String,
+    pub condition: Parsed<DependencyCondition>,
     #[serde(default = "Dependency::default_required")]
     pub required: bool,
     #[serde(default)]
@@ -570,8 +604,8 @@ pub struct Dependency {
 }
 
 impl Dependency {
-    fn default_condition() -> String {
-        "service_started".to_string()
+    fn default_condition() -> Parsed<DependencyCondition> {
+        Parsed::new("service_started")
     }
 
     fn default_required() -> bool {

@@ -15,7 +15,7 @@ use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{Service, VolumeMount};
 use crate::compose::units::{self, PortMapping, Protocol};
 use crate::object::WorkloadKind;
-use crate::translate::plan::{Dependency, DependencyCondition, ServicePlan};
+use crate::translate::plan::{Dependency, ServicePlan};
 
 /// Pod-template annotation: the fingerprint of the configs and secrets a service mounts.
 pub const CONTENT_HASH: &str = "compose-operator.dev/content-hash";
@@ -268,14 +268,11 @@ impl Translator<'_> {
             .iter()
             .filter_map(|(target, dependency)| {
                 let condition_path = path.key("depends_on").key(target).key("condition");
-                let condition = match dependency.condition.as_str() {
-                    "service_started" => DependencyCondition::Started,
-                    "service_healthy" => DependencyCondition::Healthy,
-                    "service_completed_successfully" => DependencyCondition::CompletedSuccessfully,
-                    other => {
+                let condition = match dependency.condition.value() {
+                    Ok(condition) => condition,
+                    Err(message) => {
                         report.error(
-                            Diagnostic::new(condition_path, format!("unknown condition `{other}`"))
-                                .with_hint("use service_started, service_healthy or service_completed_successfully"),
+                            Diagnostic::new(condition_path, message).with_hint("use service_started, service_healthy or service_completed_successfully"),
                         );
                         return None;
                     }

@@ -10,26 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::compose::diagnostic::Warning;
 use crate::object::{Kind, Object, ObjectRef, WorkloadKind};
 
-/// When a dependent may start, compose's `depends_on.<service>.condition`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DependencyCondition {
-    /// `service_started`: the workload exists and (long-running) has a ready pod.
-    Started,
-    /// `service_healthy`: every replica is ready.
-    Healthy,
-    /// `service_completed_successfully`: the one-shot Job succeeded.
-    CompletedSuccessfully,
-}
-
-impl DependencyCondition {
-    pub fn as_compose(self) -> &'static str {
-        match self {
-            DependencyCondition::Started => "service_started",
-            DependencyCondition::Healthy => "service_healthy",
-            DependencyCondition::CompletedSuccessfully => "service_completed_successfully",
-        }
-    }
-}
+pub use crate::compose::model::DependencyCondition;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dependency {

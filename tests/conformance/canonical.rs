@@ -141,7 +141,7 @@ pub fn ours(loaded: &Loaded, files: &ProjectFiles, variables: &BTreeMap<String, 
         });
         put(&mut out, "volumes", Json::Array(volumes.collect()));
         let depends_on: Map<String, Json> =
-            service.depends_on.iter().map(|(name, d)| (name.clone(), dependency_shape(&d.condition, d.required, d.restart.unwrap_or(false)))).collect();
+            service.depends_on.iter().map(|(name, d)| (name.clone(), dependency_shape(d.condition.text(), d.required, d.restart.unwrap_or(false)))).collect();
         put(&mut out, "depends_on", Json::Object(depends_on));
         if let Some(h) = &service.healthcheck {
             put(&mut out, "healthcheck", healthcheck(h)?);

@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::limits::MAX_REPLICAS;
-use crate::compose::model::{ComposeFile, Deploy, Parsed, Restart, Service};
+use crate::compose::model::{ComposeFile, DependencyCondition, Deploy, Parsed, Restart, Service};
 use crate::compose::units;
 use crate::object::{Object, WorkloadKind};
 use crate::translate::context::ServiceContext;
@@ -94,7 +94,7 @@ pub fn one_shot_services(file: &ComposeFile) -> BTreeMap<String, OneShot> {
     let mut awaited_running = BTreeSet::new();
     for service in file.services.values() {
         for (target, dependency) in &service.depends_on {
-            if dependency.condition == "service_completed_successfully" {
+            if dependency.condition.value() == Ok(DependencyCondition::CompletedSuccessfully) {
                 awaited_completion.insert(target.as_str());
             } else {
                 awaited_running.insert(target.as_str());
