@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
-use crate::compose::model::{ComposeFile, VolumeMount};
+use crate::compose::model::{ComposeFile, MountType, VolumeMount};
 use crate::translate::project_files;
 
 /// One file larger than this is not packed (a ConfigMap holds at most ~1 MiB).
@@ -83,7 +83,7 @@ pub fn references(file: &ComposeFile) -> References {
 }
 
 fn relative_bind_source(mount: &VolumeMount) -> Option<&str> {
-    let source = mount.source.as_deref().filter(|_| mount.kind == "bind")?;
+    let source = mount.source.as_deref().filter(|_| mount.kind == MountType::Bind)?;
     (source.starts_with('.') && !source.starts_with("..")).then_some(source)
 }
 

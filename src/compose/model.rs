@@ -409,7 +409,7 @@ pub struct FileMount {
 #[serde(deny_unknown_fields)]
 pub struct VolumeMount {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: MountType,
     #[serde(default)]
     pub source: Option<String>,
     pub target: String,
@@ -430,10 +430,42 @@ pub struct VolumeMount {
     pub x_kubernetes: Option<VolumeExtension>,
 }
 
+/// A mount's `type`, decided once when the document is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountType {
+    Volume,
+    Bind,
+    Tmpfs,
+    /// `npipe`, `cluster`, `image` or anything else: the translation refuses it by name.
+    Other(String),
+}
+
+impl MountType {
+    pub fn as_str(&self) -> &str {
+        match self {
+            MountType::Volume => "volume",
+            MountType::Bind => "bind",
+            MountType::Tmpfs => "tmpfs",
+            MountType::Other(other) => other,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MountType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match String::deserialize(deserializer)?.as_str() {
+            "volume" => MountType::Volume,
+            "bind" => MountType::Bind,
+            "tmpfs" => MountType::Tmpfs,
+            other => MountType::Other(other.to_string()),
+        })
+    }
+}
+
 impl VolumeMount {
     /// The named volume this mounts, if it mounts one (not a path, not anonymous, not tmpfs).
     pub fn named_source(&self) -> Option<&str> {
-        (self.kind == "volume").then_some(self.source.as_deref()).flatten().filter(|s| !s.is_empty())
+        (self.kind == MountType::Volume).then_some(self.source.as_deref()).flatten().filter(|s| !s.is_empty())
     }
 }
 

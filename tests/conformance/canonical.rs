@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json, json};
 
 use compose_operator::compose::dotenv;
 use compose_operator::compose::load::Loaded;
-use compose_operator::compose::model::{Deploy, Healthcheck, Parsed, ResourceAmounts, Service};
+use compose_operator::compose::model::{Deploy, Healthcheck, MountType, Parsed, ResourceAmounts, Service};
 use compose_operator::compose::units;
 use compose_operator::translate::project_files::{Content, ProjectFiles};
 
@@ -135,9 +135,9 @@ pub fn ours(loaded: &Loaded, files: &ProjectFiles, variables: &BTreeMap<String, 
         });
         put(&mut out, "ports", Json::Array(ports.collect()));
         let volumes = service.volumes.iter().map(|v| {
-            let source = v.source.as_deref().filter(|s| !s.is_empty()).map(|s| if v.kind == "bind" { resolve(project_dir, s) } else { s.to_string() });
+            let source = v.source.as_deref().filter(|s| !s.is_empty()).map(|s| if v.kind == MountType::Bind { resolve(project_dir, s) } else { s.to_string() });
             let read_only = v.read_only.as_ref().and_then(|r| r.value().ok()).unwrap_or(false);
-            volume(&v.kind, source, &v.target, read_only)
+            volume(v.kind.as_str(), source, &v.target, read_only)
         });
         put(&mut out, "volumes", Json::Array(volumes.collect()));
         let depends_on: Map<String, Json> =

@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::Parsed;
+use crate::compose::model::{MountType, Parsed};
 use crate::compose::units::{self, ByteSize};
 use crate::translate::bind_source::{Bind, bind};
 use crate::translate::context::ServiceContext;
@@ -43,9 +43,12 @@ pub struct ServiceVolumes {
     pub fingerprints: Vec<String>,
 }
 
+/// The type of the tmpfs mounts the short `tmpfs:` list and `shm_size` make.
+static TMPFS: MountType = MountType::Tmpfs;
+
 /// One mount as the pod needs it.
 struct Mount<'a> {
-    kind: &'a str,
+    kind: &'a MountType,
     source: Option<&'a str>,
     target: &'a str,
     read_only: bool,
@@ -70,7 +73,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
         let mount_path = path.key("volumes").key(index);
         let read_only = compose_mount.read_only.as_ref().and_then(|r| report.check(&mount_path.key("read_only"), r.value())).unwrap_or(false);
         let mount = Mount {
-            kind: compose_mount.kind.as_str(),
+            kind: &compose_mount.kind,
             source: compose_mount.source.as_deref().filter(|s| !s.is_empty()),
             target: compose_mount.target.as_str(),
             read_only,
@@ -82,7 +85,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
             continue;
         }
         match (mount.kind, mount.source) {
-            ("bind", Some(source)) => match input
+            (MountType::Bind, Some(source)) => match input
                 .plan
                 .binds
                 .get(&(compose_name.to_string(), index))
@@ -127,9 +130,9 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
                 }
                 Bind::Refused(message, hint) => report.error(Diagnostic::new(mount_path, message).with_hint(hint)),
             },
-            ("bind", None) => report.error(Diagnostic::new(mount_path.key("source"), "a bind mount needs a source")),
-            ("volume", Some(_)) => claimed_mount(&mut result, &mount, mount.source.unwrap_or_default(), &mount_path, input.plan, report),
-            ("volume", None) => {
+            (MountType::Bind, None) => report.error(Diagnostic::new(mount_path.key("source"), "a bind mount needs a source")),
+            (MountType::Volume, Some(_)) => claimed_mount(&mut result, &mount, mount.source.unwrap_or_default(), &mount_path, input.plan, report),
+            (MountType::Volume, None) => {
                 let inside = |targets: &[&str]| targets.iter().any(|t| is_inside(mount.target, t));
                 if inside(&dropped_targets) {
                     report.warn(
@@ -147,16 +150,16 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
                 let volume = Volume { empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() };
                 add_volume(&mut result, format!("anonymous-{index}"), volume, &mount);
             }
-            ("tmpfs", _) => tmpfs(&mut result, &mount, format!("tmpfs-{index}"), &mount_path, report),
-            (kind, _) => {
-                report.error(Diagnostic::new(mount_path.key("type"), format!("volume type `{kind}` is not supported")).with_hint("use volume, bind or tmpfs"))
-            }
+            (MountType::Tmpfs, _) => tmpfs(&mut result, &mount, format!("tmpfs-{index}"), &mount_path, report),
+            (kind, _) => report.error(
+                Diagnostic::new(mount_path.key("type"), format!("volume type `{}` is not supported", kind.as_str())).with_hint("use volume, bind or tmpfs"),
+            ),
         }
     }
     for (index, entry) in service.tmpfs.iter().enumerate() {
         let (target, options) = entry.split_once(':').unwrap_or((entry, ""));
         let size = options.split(',').find_map(|o| o.strip_prefix("size=")).map(Parsed::<ByteSize>::new);
-        let mount = Mount { kind: "tmpfs", source: None, target, read_only: false, sub_path: None, tmpfs_size: size.as_ref() };
+        let mount = Mount { kind: &TMPFS, source: None, target, read_only: false, sub_path: None, tmpfs_size: size.as_ref() };
         let entry_path = path.key("tmpfs").key(index);
         if !target.starts_with('/') {
             report.error(Diagnostic::new(entry_path, format!("the tmpfs target `{target}` must be an absolute path in the container")));
@@ -165,7 +168,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
         tmpfs(&mut result, &mount, format!("tmpfs-t{index}"), &entry_path, report);
     }
     if let Some(size) = &service.shm_size {
-        let mount = Mount { kind: "tmpfs", source: None, target: "/dev/shm", read_only: false, sub_path: None, tmpfs_size: Some(size) };
+        let mount = Mount { kind: &TMPFS, source: None, target: "/dev/shm", read_only: false, sub_path: None, tmpfs_size: Some(size) };
         tmpfs(&mut result, &mount, "shm".into(), &path.key("shm_size"), report);
     }
     result

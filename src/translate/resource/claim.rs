@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::{ComposeFile, VolumeMount as ComposeMount};
+use crate::compose::model::{ComposeFile, MountType, VolumeMount as ComposeMount};
 use crate::compose::value::is_external;
 use crate::translate::bind_source::{Bind, bind};
 use crate::translate::extension::{self as settings, ClaimSettings};
@@ -69,9 +69,9 @@ pub fn plan(input: &PlanInput, report: &mut Report) -> VolumePlan {
     let mut first_use: BTreeMap<String, Path> = BTreeMap::new();
     for (service_name, service) in &file.services {
         for (index, mount) in service.volumes.iter().enumerate() {
-            let key = match (mount.kind.as_str(), mount.source.as_deref()) {
-                ("volume", Some(source)) if !source.is_empty() => source.to_string(),
-                ("bind", Some(source)) => {
+            let key = match (&mount.kind, mount.source.as_deref()) {
+                (MountType::Volume, Some(source)) if !source.is_empty() => source.to_string(),
+                (MountType::Bind, Some(source)) => {
                     match plan.binds.entry((service_name.clone(), index)).or_insert_with(|| bind(source, &mount.target, target, policy, files)).clone() {
                         Bind::Claim(key) => {
                             let path = Path::root().key("services").key(service_name).key("volumes").key(index);
