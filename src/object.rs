@@ -82,15 +82,11 @@ macro_rules! define_kinds {
 
         impl Object {
             pub fn kind(&self) -> Kind {
-                match self {
-                    $(Object::$kind(_) => Kind::$kind,)*
-                }
+                ObjectRef::from(self).kind()
             }
 
             pub fn metadata(&self) -> &ObjectMeta {
-                match self {
-                    $(Object::$kind(o) => &o.metadata,)*
-                }
+                ObjectRef::from(self).metadata()
             }
 
             pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
@@ -101,9 +97,7 @@ macro_rules! define_kinds {
 
             /// The object as an apply body: apiVersion and kind included, no nulls.
             pub fn to_json(&self) -> serde_json::Value {
-                match self {
-                    $(Object::$kind(o) => typed_json(o),)*
-                }
+                ObjectRef::from(self).to_json()
             }
 
             /// Decodes an object of that kind as the API server returns it.
@@ -118,9 +112,7 @@ macro_rules! define_kinds {
         /// serializer: printing a translation needs no intermediate JSON tree.
         impl Serialize for Object {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                match self {
-                    $(Object::$kind(o) => o.serialize(serializer),)*
-                }
+                ObjectRef::from(self).serialize(serializer)
             }
         }
 
@@ -280,7 +272,7 @@ impl Object {
     }
 
     pub fn name(&self) -> &str {
-        self.metadata().name.as_deref().unwrap_or_default()
+        ObjectRef::from(self).name()
     }
 
     /// `Kind/name`, as messages name objects.
