@@ -201,10 +201,13 @@ impl Report {
         !self.errors.is_empty()
     }
 
-    /// The errors as one refusal, each given its location by `locate`, ending with how many
-    /// more there were.
+    /// The errors as one refusal, each given its location by `locate`, in the order they were
+    /// written in the documents (stack-wide ones, which have no place, first), ending with how
+    /// many more there were. Document order, not the order of the stages that found them, so
+    /// that which stage checks a key never changes what a user reads first.
     pub fn into_diagnostics(self, locate: impl Fn(Diagnostic) -> Diagnostic) -> Diagnostics {
         let mut all: Vec<Diagnostic> = self.errors.into_iter().map(locate).collect();
+        all.sort_by_key(|diagnostic| diagnostic.location);
         if self.more_errors > 0 {
             all.push(Diagnostic::new(Path::root(), format!("and {} more errors", self.more_errors)));
         }
