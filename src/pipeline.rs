@@ -132,3 +132,79 @@ fn set_images(file: &mut ComposeFile, images: &BTreeMap<String, String>, report:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::project_files::ProjectFiles;
+
+    /// Each value compose could not take, one per case: loading or validation reports it, at
+    /// its path, and the translation does not report it again (one place per check).
+    #[test]
+    fn each_unreadable_value_is_reported_once_by_validation() {
+        let cases = [
+            ("scale: many", "scale"),
+            ("restart: sometimes", "restart"),
+            ("network_mode: sideways", "network_mode"),
+            ("pull_policy: hourly", "pull_policy"),
+            ("stop_grace_period: 10 minutes", "stop_grace_period"),
+            ("shm_size: huge", "shm_size"),
+            ("init: maybe", "init"),
+            ("privileged: maybe", "privileged"),
+            ("read_only: maybe", "read_only"),
+            ("stdin_open: maybe", "stdin_open"),
+            ("tty: maybe", "tty"),
+            ("cpus: lots", "cpus"),
+            ("mem_limit: huge", "mem_limit"),
+            ("mem_reservation: huge", "mem_reservation"),
+            ("ports: [{target: 80, protocol: pigeon}]", "ports.0"),
+            ("expose: ['80/pigeon']", "expose.0"),
+            ("volumes: [{type: tmpfs, target: /t, read_only: maybe}]", "volumes.0.read_only"),
+            ("volumes: [{type: tmpfs, target: /t, tmpfs: {size: huge}}]", "volumes.0.tmpfs.size"),
+            ("volumes: [{type: bind, source: ./x, target: /x, bind: {create_host_path: maybe}}]", "volumes.0.bind.create_host_path"),
+            ("deploy: {mode: sideways}", "deploy.mode"),
+            ("deploy: {replicas: many}", "deploy.replicas"),
+            ("deploy: {endpoint_mode: anycast}", "deploy.endpoint_mode"),
+            ("deploy: {resources: {limits: {cpus: lots}}}", "deploy.resources.limits.cpus"),
+            ("deploy: {resources: {limits: {memory: huge}}}", "deploy.resources.limits.memory"),
+            ("deploy: {resources: {reservations: {cpus: lots}}}", "deploy.resources.reservations.cpus"),
+            ("deploy: {resources: {reservations: {memory: huge}}}", "deploy.resources.reservations.memory"),
+            ("deploy: {restart_policy: {condition: sometimes}}", "deploy.restart_policy.condition"),
+            ("deploy: {restart_policy: {delay: 5x}}", "deploy.restart_policy.delay"),
+            ("deploy: {restart_policy: {max_attempts: many}}", "deploy.restart_policy.max_attempts"),
+            ("deploy: {restart_policy: {window: 5x}}", "deploy.restart_policy.window"),
+            ("deploy: {update_config: {parallelism: many}}", "deploy.update_config.parallelism"),
+            ("deploy: {update_config: {delay: 5x}}", "deploy.update_config.delay"),
+            ("deploy: {update_config: {failure_action: panic}}", "deploy.update_config.failure_action"),
+            ("deploy: {update_config: {monitor: 5x}}", "deploy.update_config.monitor"),
+            ("deploy: {update_config: {order: random}}", "deploy.update_config.order"),
+            ("healthcheck: {test: [CMD, true], disable: maybe}", "healthcheck.disable"),
+            ("healthcheck: {test: [FOO, bar]}", "healthcheck.test"),
+            ("healthcheck: {test: [CMD, true], interval: 5x}", "healthcheck.interval"),
+            ("healthcheck: {test: [CMD, true], timeout: 5x}", "healthcheck.timeout"),
+            ("healthcheck: {test: [CMD, true], retries: many}", "healthcheck.retries"),
+            ("healthcheck: {test: [CMD, true], start_period: 5x}", "healthcheck.start_period"),
+            ("healthcheck: {test: [CMD, true], start_period: 5s, start_interval: 5x}", "healthcheck.start_interval"),
+            ("post_start: [{command: [x], privileged: maybe}]", "post_start.0.privileged"),
+            ("pre_stop: [{command: [x], privileged: maybe}]", "pre_stop.0.privileged"),
+            ("depends_on: {other: {condition: eventually}}", "depends_on.other.condition"),
+        ];
+        let (no_files, no_binary) = (BTreeMap::new(), BTreeMap::new());
+        let policy = Policy::default();
+        let target = Target::with_defaults(&policy, ProjectFiles::new(&no_files, &no_binary, &[]));
+        for (snippet, key) in cases {
+            let text = format!("services:\n  it:\n    image: x\n    {snippet}\n  other:\n    image: x\n");
+            let variables = BTreeMap::new();
+            let loaded = load::load(&load::Sources { compose: &text, overrides: &[], variables: &variables, profiles: &[] })
+                .unwrap_or_else(|e| panic!("{snippet}: {e}"));
+            let path = format!("services.it.{key}");
+            let mut validated = Report { errors: loaded.errors.clone(), ..Report::default() };
+            validate(&loaded.file, &mut validated);
+            let found: Vec<String> = validated.errors.iter().map(|e| e.path.to_string()).collect();
+            assert_eq!(found, vec![path.clone()], "{snippet}: loading and validation");
+            let mut translated = Report::default();
+            translate::translate(&loaded.file, &target, &mut translated);
+            assert!(!translated.errors.iter().any(|e| e.path.to_string() == path), "{snippet}: the translation reports it again: {:?}", translated.errors);
+        }
+    }
+}

@@ -11,7 +11,7 @@ use super::diagnostic::{Diagnostic, Diagnostics, Path, Report, Warning};
 use super::extension::EXTENSION_KEY;
 use super::interpolate::interpolate_tree;
 use super::merge::{merge_all, strip_resets};
-use super::model::{ComposeFile, Dependency, Service};
+use super::model::{ComposeFile, Dependency, NetworkMode, Parsed, Service};
 use super::yaml::{self, Node};
 
 use super::limits::{MAX_NETWORKS, MAX_OVERRIDES, MAX_SERVICES};
@@ -106,8 +106,12 @@ fn implied_dependencies(file: &mut ComposeFile) {
     let names: Vec<String> = file.services.keys().cloned().collect();
     for name in names {
         let service = &file.services[&name];
-        let modes = [&service.network_mode, &service.ipc, &service.pid];
-        let shared = modes.into_iter().flatten().filter_map(|mode| mode.strip_prefix("service:").map(str::to_string));
+        let network = service.network_mode.as_ref().and_then(Parsed::ok).and_then(|mode| match mode {
+            NetworkMode::Service(name) => Some(name),
+            _ => None,
+        });
+        let namespaces = [&service.ipc, &service.pid].into_iter().flatten().filter_map(|mode| mode.strip_prefix("service:").map(str::to_string));
+        let shared = network.into_iter().chain(namespaces);
         let linked = service.links.iter().map(|link| link.split_once(':').map_or(link.as_str(), |(target, _)| target).to_string());
         let targets: Vec<String> = linked.chain(shared).filter(|target| *target != name && file.services.contains_key(target)).collect();
         if let Some(service) = file.services.get_mut(&name) {

@@ -1,8 +1,10 @@
 pub mod canonical;
+pub mod choices;
 pub mod diagnostic;
 pub mod dotenv;
 pub mod extends;
 pub mod extension;
+pub mod fields;
 pub mod ignored;
 pub mod interpolate;
 pub mod limits;

@@ -1,7 +1,8 @@
 //! The compose document as typed data, read from its canonical form (see `canonical`):
 //! only the long syntax of every field. Unknown keys are errors, as in compose itself.
-//! Durations, byte sizes and CPUs are read here, once ([`Parsed`]); a value that does not read
-//! is reported, with its exact path, by the stage that uses it.
+//! Durations, byte sizes, CPUs, ports and the one-word keys (`choices`) are read here, once
+//! ([`Parsed`]); a value that does not read is reported, with its exact path, by validation
+//! (`fields`).
 // Long because the compose spec has about a hundred service keys, each a typed field here;
 // one file keeps every key of the model findable with one search.
 
@@ -12,10 +13,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::Value as Json;
 
+pub use super::choices::{DependencyCondition, DeployMode, EndpointMode, FailureAction, NetworkMode, PullPolicy, Restart, RestartCondition, UpdateOrder};
 use super::extension::{ServiceExtension, VolumeExtension};
 use super::placement::{DeviceRequest, Placement};
-use super::units::{ByteSize, Millicores};
-use super::value::ComposeText;
+use super::units::{ByteSize, ExposedPorts, Millicores, Protocol};
 pub use super::value::{Any, Parsed, Scalar};
 use super::value::{kind_of, scalar_text};
 
@@ -74,7 +75,7 @@ pub struct Service {
     pub ports: Vec<Port>,
     /// One `port[/protocol]` per exposed port.
     #[serde(default)]
-    pub expose: Vec<String>,
+    pub expose: Vec<Parsed<ExposedPorts>>,
     #[serde(default)]
     pub volumes: Vec<VolumeMount>,
     #[serde(default)]
@@ -100,7 +101,7 @@ pub struct Service {
     #[serde(default, deserialize_with = "nullable_map")]
     pub networks: BTreeMap<String, ServiceNetwork>,
     #[serde(default)]
-    pub network_mode: Option<String>,
+    pub network_mode: Option<Parsed<NetworkMode>>,
     #[serde(default)]
     pub profiles: Vec<String>,
     #[serde(default)]
@@ -133,7 +134,7 @@ pub struct Service {
     #[serde(default)]
     pub container_name: Option<String>,
     #[serde(default)]
-    pub pull_policy: Option<String>,
+    pub pull_policy: Option<Parsed<PullPolicy>>,
     #[serde(default)]
     pub stdin_open: Option<Parsed<bool>>,
     #[serde(default)]
@@ -246,6 +247,21 @@ pub struct Service {
 }
 
 impl Service {
+    /// `deploy.mode`, replicated when unset (or unreadable, which validation reports).
+    pub fn deploy_mode(&self) -> DeployMode {
+        self.deploy.as_ref().and_then(|d| d.mode.as_ref()).and_then(Parsed::ok).unwrap_or_default()
+    }
+
+    /// `network_mode`, when set (and readable, which validation reports otherwise).
+    pub fn network_mode(&self) -> Option<NetworkMode> {
+        self.network_mode.as_ref().and_then(Parsed::ok)
+    }
+
+    /// `deploy.endpoint_mode` is `dnsrr`.
+    pub fn dns_round_robin(&self) -> bool {
+        self.deploy.as_ref().and_then(|d| d.endpoint_mode.as_ref()).and_then(Parsed::ok) == Some(EndpointMode::Dnsrr)
+    }
+
     /// Keys that parse but mean nothing on Kubernetes, with the reason shown to the user.
     pub fn keys_without_kubernetes_meaning(&self) -> Vec<(&'static str, &'static str)> {
         let runtime_tuning = "a container-runtime setting with no Kubernetes pod field; ignored";
@@ -294,65 +310,6 @@ impl Service {
     }
 }
 
-/// When a dependent may start, compose's `depends_on.<service>.condition`; the controller's
-/// start order reads it from the plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DependencyCondition {
-    /// `service_started`: the workload exists and (long-running) has a ready pod.
-    Started,
-    /// `service_healthy`: every replica is ready.
-    Healthy,
-    /// `service_completed_successfully`: the one-shot Job succeeded.
-    CompletedSuccessfully,
-}
-
-impl DependencyCondition {
-    pub fn as_compose(self) -> &'static str {
-        match self {
-            DependencyCondition::Started => "service_started",
-            DependencyCondition::Healthy => "service_healthy",
-            DependencyCondition::CompletedSuccessfully => "service_completed_successfully",
-        }
-    }
-}
-
-impl ComposeText for DependencyCondition {
-    const FROM_SCALAR: bool = false;
-    fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "service_started" => Ok(DependencyCondition::Started),
-            "service_healthy" => Ok(DependencyCondition::Healthy),
-            "service_completed_successfully" => Ok(DependencyCondition::CompletedSuccessfully),
-            other => Err(format!("unknown condition `{other}`")),
-        }
-    }
-}
-
-/// `restart:`, docker compose's restart policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Restart {
-    No,
-    Always,
-    UnlessStopped,
-    /// `on-failure[:N]`; a count that is no number is ignored, as docker compose does.
-    OnFailure {
-        max_attempts: Option<u32>,
-    },
-}
-
-impl ComposeText for Restart {
-    const FROM_SCALAR: bool = false;
-    fn parse(text: &str) -> Result<Self, String> {
-        match text.split_once(':').unwrap_or((text, "")) {
-            ("no", "") => Ok(Restart::No),
-            ("always", "") => Ok(Restart::Always),
-            ("unless-stopped", "") => Ok(Restart::UnlessStopped),
-            ("on-failure", count) => Ok(Restart::OnFailure { max_attempts: count.parse().ok() }),
-            _ => Err(format!("unknown restart policy `{text}`")),
-        }
-    }
-}
-
 /// One published or exposed port, in the long syntax (ranges are expanded already).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -363,7 +320,7 @@ pub struct Port {
     pub published: Option<(u16, u16)>,
     #[serde(default)]
     pub host_ip: Option<String>,
-    pub protocol: String,
+    pub protocol: Parsed<Protocol>,
     pub mode: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -504,7 +461,7 @@ pub struct TmpfsOptions {
 #[serde(deny_unknown_fields)]
 pub struct Deploy {
     #[serde(default)]
-    pub mode: Option<String>,
+    pub mode: Option<Parsed<DeployMode>>,
     #[serde(default)]
     pub replicas: Option<Parsed<u32>>,
     #[serde(default, deserialize_with = "key_values")]
@@ -520,7 +477,7 @@ pub struct Deploy {
     #[serde(default)]
     pub placement: Option<Placement>,
     #[serde(default)]
-    pub endpoint_mode: Option<String>,
+    pub endpoint_mode: Option<Parsed<EndpointMode>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -551,7 +508,7 @@ pub struct ResourceAmounts {
 #[serde(deny_unknown_fields)]
 pub struct RestartPolicy {
     #[serde(default)]
-    pub condition: Option<String>,
+    pub condition: Option<Parsed<RestartCondition>>,
     #[serde(default)]
     pub delay: Option<Parsed<Duration>>,
     #[serde(default)]
@@ -568,13 +525,13 @@ pub struct UpdateConfig {
     #[serde(default)]
     pub delay: Option<Parsed<Duration>>,
     #[serde(default)]
-    pub failure_action: Option<String>,
+    pub failure_action: Option<Parsed<FailureAction>>,
     #[serde(default)]
     pub monitor: Option<Parsed<Duration>>,
     #[serde(default)]
     pub max_failure_ratio: Any,
     #[serde(default)]
-    pub order: Option<String>,
+    pub order: Option<Parsed<UpdateOrder>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -599,10 +556,26 @@ pub struct Healthcheck {
 
 impl Healthcheck {
     /// Whether the healthcheck runs: a test other than `NONE`, and not `disable: true`.
-    /// (An unreadable `disable` is refused where the probes are built.)
     pub fn runs(&self) -> bool {
-        let disabled = self.disable.as_ref().is_some_and(|d| d.value() == Ok(true));
-        !disabled && self.test.as_ref().is_some_and(|t| t.first().is_some_and(|w| w != "NONE"))
+        !self.is_disabled() && self.test.as_ref().is_some_and(|t| t.first().is_some_and(|w| w != "NONE"))
+    }
+
+    /// `disable: true`.
+    pub fn is_disabled(&self) -> bool {
+        self.disable.as_ref().and_then(Parsed::ok).unwrap_or(false)
+    }
+
+    /// The command the check runs, as docker runs it: `CMD` and its arguments, or `CMD-SHELL`
+    /// and a line for `sh -c`; none for `NONE` or no test. A list of another form is an error
+    /// (validation reports it).
+    pub fn command(&self) -> Result<Option<Vec<String>>, &'static str> {
+        match self.test.as_deref().map(<[String]>::split_first) {
+            None => Ok(None),
+            Some(Some((kind, rest))) if kind == "CMD" && !rest.is_empty() => Ok(Some(rest.to_vec())),
+            Some(Some((kind, rest))) if kind == "CMD-SHELL" && !rest.is_empty() => Ok(Some(vec!["sh".into(), "-c".into(), rest.join(" ")])),
+            Some(Some((kind, _))) if kind == "NONE" => Ok(None),
+            _ => Err("a healthcheck test list starts with CMD, CMD-SHELL or NONE, followed by the command"),
+        }
     }
 }
 

@@ -230,6 +230,25 @@ pub enum Protocol {
     Sctp,
 }
 
+/// A port's protocol, as `ports[].protocol` writes it.
+impl ComposeText for Protocol {
+    const FROM_SCALAR: bool = false;
+    fn parse(text: &str) -> Result<Self, String> {
+        Protocol::parse(text)
+    }
+}
+
+/// One `expose` entry: a port or a range, each with its protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExposedPorts(pub Vec<(u16, Protocol)>);
+
+impl ComposeText for ExposedPorts {
+    const FROM_SCALAR: bool = true;
+    fn parse(text: &str) -> Result<Self, String> {
+        parse_expose(text).map(ExposedPorts)
+    }
+}
+
 impl Protocol {
     pub fn parse(text: &str) -> Result<Protocol, String> {
         match text.to_ascii_lowercase().as_str() {

@@ -1,12 +1,11 @@
 //! Checks that span services: images, references between services, dependency cycles,
-//! and compose features a cluster cannot honour. Per-field checks happen where each
-//! field is translated.
+//! and compose features a cluster cannot honour; then each field's own (`fields`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::diagnostic::{Diagnostic, Path, Report};
-use super::ignored;
 use super::model::{ComposeFile, Service};
+use super::{fields, ignored};
 
 pub fn validate(file: &ComposeFile, report: &mut Report) {
     ignored::warn(file, report);
@@ -65,6 +64,7 @@ pub fn validate(file: &ComposeFile, report: &mut Report) {
     if let Some(cycle) = dependency_cycle(file) {
         report.error(Diagnostic::new(Path::root().key("services").key(&cycle[0]).key("depends_on"), format!("dependency cycle: {}", cycle.join(" → "))));
     }
+    fields::check(file, report);
 }
 
 /// A cycle in `depends_on`, as the list of services around it, if there is one.

@@ -62,7 +62,7 @@ pub fn kind_of(value: &Json) -> &'static str {
 
 /// A value compose writes as text in a small language of its own (a duration, a byte size, a
 /// number of CPUs), read once, when the document is loaded. A value that does not read keeps
-/// its reason, which the stage that uses the value reports at the value's path; the text is
+/// its reason, which validation (`compose::fields`) reports at the value's path; the text is
 /// kept for messages that quote what was written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parsed<T> {
@@ -75,6 +75,8 @@ pub trait ComposeText: Sized + Clone {
     /// Whether compose also takes the value as a YAML number or boolean (`memory: 512`), as
     /// [`Scalar`] does, or only as a string (durations).
     const FROM_SCALAR: bool;
+    /// What to write instead, shown with the reason a text does not read.
+    const HINT: Option<&'static str> = None;
     fn parse(text: &str) -> Result<Self, String>;
 }
 
@@ -85,9 +87,25 @@ impl<T: ComposeText> Parsed<T> {
         Parsed { text, value }
     }
 
-    /// The value, or why the text does not read as one.
+    /// The value, or why the text does not read as one (validation reports that, once).
     pub fn value(&self) -> Result<T, String> {
         self.value.clone()
+    }
+
+    /// The value, for the stages after validation: a text that does not read was reported
+    /// there (`compose::fields`), so it is simply absent here.
+    pub fn ok(&self) -> Option<T> {
+        self.value.clone().ok()
+    }
+
+    /// The value by reference, for the stages after validation (see [`Parsed::ok`]).
+    pub fn ok_ref(&self) -> Option<&T> {
+        self.value.as_ref().ok()
+    }
+
+    /// Why the text does not read, if it does not.
+    pub fn error(&self) -> Option<&str> {
+        self.value.as_ref().err().map(String::as_str)
     }
 
     pub fn text(&self) -> &str {

@@ -11,9 +11,9 @@ use super::context::ServiceContext;
 use super::fragment::{admission, container, pod, scheduling, security, sidecar, volumes};
 use super::resource::{claim, config, network_policy, service, workload};
 use super::{StackPlan, Translator, extension, names, project_files};
-use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::{Service, VolumeMount};
-use crate::compose::units::{self, PortMapping, Protocol};
+use crate::compose::diagnostic::{Path, Report};
+use crate::compose::model::{Parsed, Service, VolumeMount};
+use crate::compose::units::{ExposedPorts, PortMapping, Protocol};
 use crate::object::WorkloadKind;
 use crate::translate::plan::{Dependency, ServicePlan};
 
@@ -84,7 +84,7 @@ impl Translator<'_> {
             report.warn(&path.key("ports"), "the service is on no network that reaches outside (only internal networks, or network_mode: none), so, as in compose, its ports are not published");
             ports.iter_mut().for_each(|p| p.published = None);
         }
-        let expose = parse_expose(service, &path, report);
+        let expose = exposed_ports(service);
         let mut parts = self.pod_parts(ContainerOf { compose_name, name, service, ports: &ports, expose: &expose }, stack, report);
         let mut containers = vec![parts.container];
         let mut depends_on = self.dependencies(service, &path, stack.workloads, report);
@@ -166,7 +166,7 @@ impl Translator<'_> {
             },
             report,
         );
-        let dns_round_robin = service.deploy.as_ref().and_then(|d| d.endpoint_mode.as_deref()) == Some("dnsrr");
+        let dns_round_robin = service.dns_round_robin();
         if settings.published_type.is_some() && !ports.iter().any(|p| p.published.is_some()) {
             report.warn(
                 &path,
@@ -235,13 +235,8 @@ impl Translator<'_> {
     /// Compose keys that are accepted but whose translation is not written yet, reported
     /// rather than dropped.
     fn warn_about_unmapped(&self, service: &Service, path: &Path, report: &mut Report) {
-        if let Some(deploy) = &service.deploy {
-            if deploy.rollback_config.is_some() {
-                report.warn(&path.key("deploy").key("rollback_config"), "Kubernetes rolls back only by hand (`kubectl rollout undo`); ignored");
-            }
-            if let Some(mode) = deploy.endpoint_mode.as_deref().filter(|m| !matches!(*m, "vip" | "dnsrr")) {
-                report.error(Diagnostic::new(path.key("deploy").key("endpoint_mode"), format!("unknown endpoint_mode `{mode}`")).with_hint("use vip or dnsrr"));
-            }
+        if service.deploy.as_ref().is_some_and(|deploy| deploy.rollback_config.is_some()) {
+            report.warn(&path.key("deploy").key("rollback_config"), "Kubernetes rolls back only by hand (`kubectl rollout undo`); ignored");
         }
         let simple: [(&str, bool, &str); 5] = [
             ("init", service.init.is_some(), "Kubernetes has no per-container init process flag; use an image with tini or `shareProcessNamespace`; ignored"),
@@ -267,16 +262,7 @@ impl Translator<'_> {
             .depends_on
             .iter()
             .filter_map(|(target, dependency)| {
-                let condition_path = path.key("depends_on").key(target).key("condition");
-                let condition = match dependency.condition.value() {
-                    Ok(condition) => condition,
-                    Err(message) => {
-                        report.error(
-                            Diagnostic::new(condition_path, message).with_hint("use service_started, service_healthy or service_completed_successfully"),
-                        );
-                        return None;
-                    }
-                };
+                let condition = dependency.condition.ok()?;
                 if dependency.restart.is_some() && !dependency.implied {
                     report.warn(&path.key("depends_on").key(target).key("restart"), "dependents are not restarted when a dependency is updated; ignored");
                 }
@@ -295,7 +281,7 @@ fn parse_ports(service: &Service, path: &Path, report: &mut Report) -> Vec<PortM
     let mut mappings = Vec::new();
     for (index, port) in service.ports.iter().enumerate() {
         let port_path = path.key("ports").key(index);
-        let Some(protocol) = report.check(&port_path.key("protocol"), Protocol::parse(&port.protocol)) else { continue };
+        let Some(protocol) = port.protocol.ok() else { continue };
         let mut published = port.published;
         if let (Some((host_port, _)), Some(address)) = (published, port.host_ip.as_deref()) {
             match address.parse::<std::net::IpAddr>() {
@@ -338,6 +324,6 @@ fn parse_ports(service: &Service, path: &Path, report: &mut Report) -> Vec<PortM
     mappings
 }
 
-fn parse_expose(service: &Service, path: &Path, report: &mut Report) -> Vec<(u16, Protocol)> {
-    service.expose.iter().enumerate().filter_map(|(index, entry)| report.check(&path.key("expose").key(index), units::parse_expose(entry))).flatten().collect()
+fn exposed_ports(service: &Service) -> Vec<(u16, Protocol)> {
+    service.expose.iter().filter_map(Parsed::ok).flat_map(|ExposedPorts(ports)| ports).collect()
 }

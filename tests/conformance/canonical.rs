@@ -131,7 +131,7 @@ pub fn ours(loaded: &Loaded, files: &ProjectFiles, variables: &BTreeMap<String, 
         put(&mut out, "environment", environment(service, files, variables)?);
         let ports = service.ports.iter().map(|p| {
             let published = p.published.map(|(first, last)| if first == last { first.to_string() } else { format!("{first}-{last}") });
-            port(u64::from(p.target), published, p.host_ip.clone(), &p.protocol)
+            port(u64::from(p.target), published, p.host_ip.clone(), p.protocol.text())
         });
         put(&mut out, "ports", Json::Array(ports.collect()));
         let volumes = service.volumes.iter().map(|v| {
@@ -309,13 +309,13 @@ fn deploy(d: &Deploy) -> Result<Json, String> {
         .as_ref()
         .map(|p| -> Result<Json, String> {
             let attempts = p.max_attempts.as_ref().map(Parsed::value).transpose()?.map(u64::from);
-            Ok(restart_policy_shape(p.condition.as_deref(), duration(&p.delay), attempts, duration(&p.window)))
+            Ok(restart_policy_shape(p.condition.as_ref().map(Parsed::text), duration(&p.delay), attempts, duration(&p.window)))
         })
         .transpose()?;
     let replicas = d.replicas.as_ref().map(Parsed::value).transpose()?.map(u64::from);
     let constraints = d.placement.as_ref().map(|p| p.constraints.iter().map(|c| json!(c)).collect()).unwrap_or_default();
     Ok(deploy_shape(
-        d.mode.as_deref(),
+        d.mode.as_ref().map(Parsed::text),
         replicas,
         json!(d.labels),
         [amounts(&resources.limits)?, amounts(&resources.reservations)?],

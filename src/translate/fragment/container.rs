@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::dotenv;
-use crate::compose::model::{Parsed, Service};
+use crate::compose::model::{Parsed, PullPolicy, Service};
 use crate::compose::units::{self, PortMapping, Protocol};
 use crate::compose::value::ComposeText;
 use crate::translate::context::ServiceContext;
@@ -42,21 +42,21 @@ pub fn container(input: &ContainerInput, report: &mut Report) -> Container {
         working_dir: service.working_dir.clone(),
         security_context: security_context(input, report),
         image_pull_policy: pull_policy(service, path, report),
-        tty: flag(&service.tty, &path.key("tty"), report),
-        stdin: flag(&service.stdin_open, &path.key("stdin_open"), report),
+        tty: flag(&service.tty),
+        stdin: flag(&service.stdin_open),
         lifecycle: security::lifecycle(service, path, report),
         ..Default::default()
     }
-    .with_probes(service.healthcheck.as_ref(), &path.key("healthcheck"), report)
+    .with_probes(service.healthcheck.as_ref())
 }
 
 pub fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
     (!items.is_empty()).then_some(items)
 }
 
-/// A boolean key that is true: `Some(true)`, else `None` (false, unset, or reported unreadable).
-pub fn flag(value: &Option<Parsed<bool>>, path: &Path, report: &mut Report) -> Option<bool> {
-    value.as_ref().and_then(|v| report.check(path, v.value())).filter(|b| *b)
+/// A boolean key that is true: `Some(true)`, else `None` (false, unset, or unreadable).
+pub fn flag(value: &Option<Parsed<bool>>) -> Option<bool> {
+    value.as_ref().and_then(Parsed::ok).filter(|b| *b)
 }
 
 /// `env_file` entries (in order, later files win) under `environment:` (which wins).
@@ -144,11 +144,10 @@ fn written<T, const N: usize>(keys: [(&Option<Parsed<T>>, Path); N]) -> Option<(
     keys.into_iter().find_map(|(value, path)| Some((value.as_ref()?, path)))
 }
 
-/// An amount in its unit (millicores, bytes), reported at its path when it does not read;
-/// 0 means "no limit" in compose.
-fn amount<T: ComposeText + Into<u64>>(value: Option<(&Parsed<T>, Path)>, report: &mut Report) -> Option<(u64, Path)> {
+/// An amount in its unit (millicores, bytes), with its path; 0 means "no limit" in compose.
+fn amount<T: ComposeText + Into<u64>>(value: Option<(&Parsed<T>, Path)>) -> Option<(u64, Path)> {
     let (value, path) = value?;
-    report.check(&path, value.value()).map(Into::into).filter(|amount| *amount > 0).map(|amount| (amount, path))
+    value.ok().map(Into::into).filter(|amount| *amount > 0).map(|amount| (amount, path))
 }
 
 /// `deploy.resources` and the legacy `cpus` / `mem_limit` / `mem_reservation` keys
@@ -165,8 +164,8 @@ fn resources(service: &Service, path: &Path, report: &mut Report) -> Option<Reso
     let limit_memory = written([(&limits.memory, limits_path.key("memory")), (&service.mem_limit, path.key("mem_limit"))]);
     let request_cpu = written([(&reservations.cpus, reservations_path.key("cpus"))]);
     let request_memory = written([(&reservations.memory, reservations_path.key("memory")), (&service.mem_reservation, path.key("mem_reservation"))]);
-    let cpu = (amount(limit_cpu, report), amount(request_cpu, report));
-    let memory = (amount(limit_memory, report), amount(request_memory, report));
+    let cpu = (amount(limit_cpu), amount(request_cpu));
+    let memory = (amount(limit_memory), amount(request_memory));
     // Docker refuses a reservation above the limit too; Kubernetes refuses the pod.
     for ((limit, request), what) in [(&cpu, "CPU"), (&memory, "memory")] {
         if let (Some((limit, _)), Some((request, request_path))) = (limit, request)
@@ -223,7 +222,7 @@ fn security_context(input: &ContainerInput, report: &mut Report) -> Option<Secur
     let &ServiceContext { service, ref path, target, .. } = input.context;
     let policy = target.policy;
     let mut context = SecurityContext::default();
-    if flag(&service.privileged, &path.key("privileged"), report).unwrap_or(false) {
+    if flag(&service.privileged).unwrap_or(false) {
         if policy.allow_privileged {
             context.privileged = Some(true);
         } else {
@@ -247,7 +246,7 @@ fn security_context(input: &ContainerInput, report: &mut Report) -> Option<Secur
     if !service.cap_drop.is_empty() {
         context.capabilities.get_or_insert_with(Capabilities::default).drop = Some(service.cap_drop.iter().map(|c| kubernetes_capability(c)).collect());
     }
-    context.read_only_root_filesystem = flag(&service.read_only, &path.key("read_only"), report);
+    context.read_only_root_filesystem = flag(&service.read_only);
     if let Some(user) = &service.user {
         set_user(&mut context, user.0.trim(), &path.key("user"), report);
     }
@@ -284,21 +283,14 @@ fn set_user(context: &mut SecurityContext, user: &str, path: &Path, report: &mut
 }
 
 fn pull_policy(service: &Service, path: &Path, report: &mut Report) -> Option<String> {
-    let policy = service.pull_policy.as_deref()?;
-    match policy {
-        "always" | "daily" | "weekly" => Some("Always".into()),
-        "never" => Some("Never".into()),
-        "missing" | "if_not_present" => Some("IfNotPresent".into()),
-        "build" => {
+    match service.pull_policy.as_ref()?.ok()? {
+        PullPolicy::Always => Some("Always".into()),
+        PullPolicy::Never => Some("Never".into()),
+        PullPolicy::Missing => Some("IfNotPresent".into()),
+        PullPolicy::Build => {
             report.error(
                 Diagnostic::new(path.key("pull_policy"), "`build` is not possible in a cluster")
                     .with_hint("push the image to a registry and use `missing` or `always`"),
-            );
-            None
-        }
-        other => {
-            report.error(
-                Diagnostic::new(path.key("pull_policy"), format!("unknown pull policy `{other}`")).with_hint("use always, never, missing or if_not_present"),
             );
             None
         }

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Container, HostAlias, PodDNSConfig, PodDNSConfi
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::Service;
+use crate::compose::model::{NetworkMode, Parsed, Service};
 use crate::compose::units;
 use crate::policy::Policy;
 use crate::translate::context::ServiceContext;
@@ -48,11 +48,7 @@ pub fn template(input: PodInput, report: &mut Report) -> PodTemplateSpec {
         subdomain,
         host_aliases: host_aliases(service, path, report),
         dns_config: dns_config(service),
-        termination_grace_period_seconds: service
-            .stop_grace_period
-            .as_ref()
-            .and_then(|g| report.check(&path.key("stop_grace_period"), g.value()))
-            .map(units::ceil_seconds),
+        termination_grace_period_seconds: service.stop_grace_period.as_ref().and_then(Parsed::ok).map(units::ceil_seconds),
         // Compose containers do not see other services as FOO_PORT=tcp://... variables;
         // Kubernetes' service links would inject them and break images that read e.g. REDIS_PORT.
         enable_service_links: Some(false),
@@ -137,26 +133,18 @@ fn dns_config(service: &Service) -> Option<PodDNSConfig> {
 }
 
 fn host_namespaces(spec: &mut PodSpec, service: &Service, path: &Path, policy: &Policy, report: &mut Report) {
-    let host = |key: &str, value: Option<&str>, report: &mut Report| -> bool {
-        match value {
-            Some("host") if policy.allow_host_namespaces => true,
-            Some("host") => {
-                report.error(Diagnostic::new(path.key(key), format!("sharing the node's namespace is {}", policy.refusal("allow-host-namespaces"))));
-                false
-            }
-            _ => false,
+    let host = |key: &str, on_host: bool, report: &mut Report| -> bool {
+        if on_host && !policy.allow_host_namespaces {
+            report.error(Diagnostic::new(path.key(key), format!("sharing the node's namespace is {}", policy.refusal("allow-host-namespaces"))));
         }
+        on_host && policy.allow_host_namespaces
     };
-    spec.host_network = host("network_mode", service.network_mode.as_deref(), report).then_some(true);
-    spec.host_pid = host("pid", service.pid.as_deref(), report).then_some(true);
-    spec.host_ipc = host("ipc", service.ipc.as_deref(), report).then_some(true);
-    match service.network_mode.as_deref() {
-        // Sharing another service's network: that service's pod (see `sidecar`).
-        Some(mode) if mode.starts_with("service:") || mode.starts_with("container:") => {}
-        None | Some("host" | "bridge" | "default") => {}
-        Some("none") => report.warn(&path.key("network_mode"), "pods always have a network in Kubernetes: its NetworkPolicy admits no connections (unless spec.networkPolicies is false), but it can still connect out"),
-        Some(other) => report.error(Diagnostic::new(path.key("network_mode"), format!("unknown network_mode `{other}`"))
-            .with_hint("use bridge, host, none, or service:<name> to share another service's network")),
+    let network_mode = service.network_mode();
+    spec.host_network = host("network_mode", network_mode == Some(NetworkMode::Host), report).then_some(true);
+    spec.host_pid = host("pid", service.pid.as_deref() == Some("host"), report).then_some(true);
+    spec.host_ipc = host("ipc", service.ipc.as_deref() == Some("host"), report).then_some(true);
+    if network_mode == Some(NetworkMode::None) {
+        report.warn(&path.key("network_mode"), "pods always have a network in Kubernetes: its NetworkPolicy admits no connections (unless spec.networkPolicies is false), but it can still connect out");
     }
     for (key, value) in [("pid", service.pid.as_deref()), ("ipc", service.ipc.as_deref())] {
         if let Some(value) = value.filter(|v| *v != "host") {

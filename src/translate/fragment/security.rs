@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{
 };
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::{Hook, Service};
+use crate::compose::model::{Hook, Parsed, Service};
 use crate::policy::Policy;
 
 /// Kubernetes' safe sysctls: namespaced, isolated per pod, allowed by every kubelet.
@@ -160,7 +160,7 @@ fn hook(hooks: &[Hook], path: &Path, report: &mut Report) -> Option<LifecycleHan
     let first_path = path.key(0);
     let notes: [(&str, bool, &str); 4] = [
         ("user", first.user.is_some(), "hooks run as the container's user; ignored"),
-        ("privileged", first.privileged.as_ref().is_some_and(|p| p.value() == Ok(true)), "hooks run with the container's privileges; ignored"),
+        ("privileged", first.privileged.as_ref().and_then(Parsed::ok) == Some(true), "hooks run with the container's privileges; ignored"),
         ("working_dir", first.working_dir.is_some(), "hooks run in the container's working directory; ignored"),
         ("environment", !first.environment.is_empty(), "hooks see the container's environment only; ignored"),
     ];

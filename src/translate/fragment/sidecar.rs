@@ -14,8 +14,7 @@ use crate::compose::model::{ComposeFile, Service};
 
 /// The service a `network_mode` names, if it names one.
 fn shared_with(service: &Service) -> Option<&str> {
-    let mode = service.network_mode.as_deref()?;
-    mode.strip_prefix("service:").or_else(|| mode.strip_prefix("container:"))
+    service.network_mode.as_ref()?.ok_ref()?.shared_with()
 }
 
 /// For every service that shares another's network, the service whose pod runs it,

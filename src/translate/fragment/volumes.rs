@@ -71,7 +71,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
     let mut warned_timezone = false;
     for (index, compose_mount) in service.volumes.iter().enumerate() {
         let mount_path = path.key("volumes").key(index);
-        let read_only = compose_mount.read_only.as_ref().and_then(|r| report.check(&mount_path.key("read_only"), r.value())).unwrap_or(false);
+        let read_only = compose_mount.read_only.as_ref().and_then(Parsed::ok).unwrap_or(false);
         let mount = Mount {
             kind: &compose_mount.kind,
             source: compose_mount.source.as_deref().filter(|s| !s.is_empty()),
@@ -150,7 +150,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
                 let volume = Volume { empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() };
                 add_volume(&mut result, format!("anonymous-{index}"), volume, &mount);
             }
-            (MountType::Tmpfs, _) => tmpfs(&mut result, &mount, format!("tmpfs-{index}"), &mount_path, report),
+            (MountType::Tmpfs, _) => tmpfs(&mut result, &mount, format!("tmpfs-{index}")),
             (kind, _) => report.error(
                 Diagnostic::new(mount_path.key("type"), format!("volume type `{}` is not supported", kind.as_str())).with_hint("use volume, bind or tmpfs"),
             ),
@@ -165,11 +165,11 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
             report.error(Diagnostic::new(entry_path, format!("the tmpfs target `{target}` must be an absolute path in the container")));
             continue;
         }
-        tmpfs(&mut result, &mount, format!("tmpfs-t{index}"), &entry_path, report);
+        tmpfs(&mut result, &mount, format!("tmpfs-t{index}"));
     }
     if let Some(size) = &service.shm_size {
         let mount = Mount { kind: &TMPFS, source: None, target: "/dev/shm", read_only: false, sub_path: None, tmpfs_size: Some(size) };
-        tmpfs(&mut result, &mount, "shm".into(), &path.key("shm_size"), report);
+        tmpfs(&mut result, &mount, "shm".into());
     }
     result
 }
@@ -203,9 +203,8 @@ fn claimed_mount(result: &mut ServiceVolumes, mount: &Mount, key: &str, path: &P
     add_volume(result, claim_name, volume, mount);
 }
 
-fn tmpfs(result: &mut ServiceVolumes, mount: &Mount, name: String, path: &Path, report: &mut Report) {
-    let size_limit =
-        mount.tmpfs_size.and_then(|s| report.check(&path.key("size"), s.value())).map(u64::from).filter(|b| *b > 0).map(|b| Quantity(units::bytes_quantity(b)));
+fn tmpfs(result: &mut ServiceVolumes, mount: &Mount, name: String) {
+    let size_limit = mount.tmpfs_size.and_then(Parsed::ok).map(u64::from).filter(|b| *b > 0).map(|b| Quantity(units::bytes_quantity(b)));
     let volume = Volume { empty_dir: Some(EmptyDirVolumeSource { medium: Some("Memory".into()), size_limit, ..Default::default() }), ..Default::default() };
     add_volume(result, name, volume, mount);
 }

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::{ComposeFile, MountType, VolumeMount as ComposeMount};
+use crate::compose::model::{ComposeFile, DeployMode, MountType, VolumeMount as ComposeMount};
 use crate::compose::value::is_external;
 use crate::translate::bind_source::{Bind, bind};
 use crate::translate::extension::{self as settings, ClaimSettings};
@@ -103,8 +103,7 @@ pub fn plan(input: &PlanInput, report: &mut Report) -> VolumePlan {
     }
     let owns_claim_templates = |service: &str| {
         let definition = &file.services[service];
-        let mode = definition.deploy.as_ref().and_then(|d| d.mode.as_deref()).unwrap_or("replicated");
-        mode == "replicated" && !one_shot.contains_key(service)
+        definition.deploy_mode() == DeployMode::Replicated && !one_shot.contains_key(service)
     };
     let claim_for = |k8s_name: &str, services: &[&str]| match services {
         [only] if owns_claim_templates(only) => NamedVolume::PerReplica { claim_name: k8s_name.to_string() },

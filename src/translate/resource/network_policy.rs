@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value as Json;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::{ComposeFile, NetworkDefinition, Service};
+use crate::compose::model::{ComposeFile, NetworkDefinition, NetworkMode, Service};
 use crate::compose::units::PortMapping;
 use crate::translate::names;
 
@@ -151,11 +151,11 @@ pub fn layout(file: &ComposeFile, enabled: bool, report: &mut Report) -> Layout 
 impl Layout {
     /// The networks a service is attached to, as compose decides it.
     pub fn membership(&self, service: &Service) -> Membership {
-        match service.network_mode.as_deref() {
-            Some("host") => Membership::Host,
-            Some("bridge" | "default") => Membership::Networks(vec![Network { label: BRIDGE_LABEL.to_string(), internal: false, external: false }]),
-            // `none`, and `service:` / `container:` (refused elsewhere): no network of the stack.
-            Some(_) => Membership::Networks(Vec::new()),
+        match service.network_mode() {
+            Some(NetworkMode::Host) => Membership::Host,
+            Some(NetworkMode::Bridge) => Membership::Networks(vec![Network { label: BRIDGE_LABEL.to_string(), internal: false, external: false }]),
+            // `none`, and `service:` / `container:` (the service joins that one's pod): no network of the stack.
+            Some(NetworkMode::None | NetworkMode::Service(_) | NetworkMode::Container(_)) => Membership::Networks(Vec::new()),
             None if service.networks.is_empty() => Membership::Networks(self.networks.get("default").cloned().into_iter().collect()),
             None => Membership::Networks(service.networks.keys().filter_map(|n| self.networks.get(n).cloned()).collect()),
         }

@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::limits::MAX_REPLICAS;
-use crate::compose::model::{ComposeFile, DependencyCondition, Deploy, Parsed, Restart, Service};
+use crate::compose::model::{ComposeFile, DependencyCondition, Deploy, DeployMode, FailureAction, Parsed, Restart, RestartCondition, Service, UpdateOrder};
 use crate::compose::units;
 use crate::object::{Object, WorkloadKind};
 use crate::translate::context::ServiceContext;
@@ -47,36 +47,28 @@ pub enum OneShot {
     NeverRestarted,
 }
 
-/// `deploy.restart_policy.condition` in swarm's words; docker compose also takes the
-/// `restart:` words there and maps them.
-fn condition_word(condition: &str) -> Option<&'static str> {
-    match condition {
-        "none" | "no" => Some("none"),
-        "on-failure" => Some("on-failure"),
-        "any" | "always" | "unless-stopped" => Some("any"),
-        _ => None,
-    }
+/// The service's `restart:`.
+fn restart(service: &Service) -> Option<Restart> {
+    service.restart.as_ref().and_then(Parsed::ok)
 }
 
-/// The service's `restart:`, when it reads (the lifecycle reports it when it does not).
-fn restart(service: &Service) -> Option<Restart> {
-    service.restart.as_ref().and_then(|r| r.value().ok())
+/// `deploy.restart_policy.condition`, which wins over `restart:` as in swarm.
+fn restart_condition(service: &Service) -> Option<RestartCondition> {
+    service.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()).and_then(|p| p.condition.as_ref()).and_then(Parsed::ok)
 }
 
 /// Whether the service asks never to be restarted: `restart: "no"` or condition none.
 fn never_restarted(service: &Service) -> bool {
-    let condition = service.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()).and_then(|p| p.condition.as_deref());
-    match condition.and_then(condition_word) {
-        Some(word) => word == "none",
+    match restart_condition(service) {
+        Some(condition) => condition == RestartCondition::None,
         None => restart(service) == Some(Restart::No),
     }
 }
 
 /// Whether the service asks to be restarted whatever happens (`restart: always`, condition any).
 fn always_restarted(service: &Service) -> bool {
-    let condition = service.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()).and_then(|p| p.condition.as_deref());
-    match condition.and_then(condition_word) {
-        Some(word) => word == "any",
+    match restart_condition(service) {
+        Some(condition) => condition == RestartCondition::Any,
         None => matches!(restart(service), Some(Restart::Always | Restart::UnlessStopped)),
     }
 }
@@ -94,7 +86,7 @@ pub fn one_shot_services(file: &ComposeFile) -> BTreeMap<String, OneShot> {
     let mut awaited_running = BTreeSet::new();
     for service in file.services.values() {
         for (target, dependency) in &service.depends_on {
-            if dependency.condition.value() == Ok(DependencyCondition::CompletedSuccessfully) {
+            if dependency.condition.ok() == Some(DependencyCondition::CompletedSuccessfully) {
                 awaited_completion.insert(target.as_str());
             } else {
                 awaited_running.insert(target.as_str());
@@ -104,21 +96,27 @@ pub fn one_shot_services(file: &ComposeFile) -> BTreeMap<String, OneShot> {
     file.services
         .iter()
         .filter_map(|(name, service)| {
-            let mode = service.deploy.as_ref().and_then(|d| d.mode.as_deref());
-            let reason = if mode == Some("replicated-job") {
-                OneShot::JobMode
-            } else if mode.is_some_and(|m| m != "replicated") {
-                return None;
-            } else if awaited_completion.contains(name.as_str()) && !always_restarted(service) {
-                OneShot::AwaitedCompletion
-            } else if never_restarted(service) && serves(service).is_none() && !awaited_running.contains(name.as_str()) {
-                OneShot::NeverRestarted
-            } else {
-                return None;
+            let reason = match service.deploy_mode() {
+                DeployMode::ReplicatedJob => OneShot::JobMode,
+                DeployMode::Replicated => {
+                    return one_shot_replicated(name, service, &awaited_completion, &awaited_running).map(|reason| (name.clone(), reason));
+                }
+                DeployMode::Global | DeployMode::GlobalJob => return None,
             };
             Some((name.clone(), reason))
         })
         .collect()
+}
+
+/// Why a replicated service runs once, if it does.
+fn one_shot_replicated(name: &str, service: &Service, awaited_completion: &BTreeSet<&str>, awaited_running: &BTreeSet<&str>) -> Option<OneShot> {
+    if awaited_completion.contains(name) && !always_restarted(service) {
+        Some(OneShot::AwaitedCompletion)
+    } else if never_restarted(service) && serves(service).is_none() && !awaited_running.contains(name) {
+        Some(OneShot::NeverRestarted)
+    } else {
+        None
+    }
 }
 
 /// What shows that a service serves others, for people: its first port or its healthcheck.
@@ -127,7 +125,7 @@ fn serves(service: &Service) -> Option<String> {
         return Some(format!("port {}", port.target));
     }
     if let Some(port) = service.expose.first() {
-        return Some(format!("exposed port {port}"));
+        return Some(format!("exposed port {}", port.text()));
     }
     service.healthcheck.as_ref().filter(|h| h.runs()).map(|_| "a healthcheck".to_string())
 }
@@ -139,35 +137,12 @@ pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_
     let restart_policy = deploy.restart_policy.clone().unwrap_or_default();
     let policy_path = deploy_path.key("restart_policy");
 
-    let written_condition = restart_policy.condition.as_deref();
-    let condition = match written_condition {
-        None => None,
-        Some(written) => match condition_word(written) {
-            Some(word) => Some(word),
-            None => {
-                report.error(
-                    Diagnostic::new(policy_path.key("condition"), format!("unknown condition `{written}`"))
-                        .with_hint("use none, on-failure or any (or no, always, unless-stopped)"),
-                );
-                return None;
-            }
-        },
-    };
-    let restart = match service.restart.as_ref().map(Parsed::value) {
-        None => None,
-        Some(Ok(restart)) => Some(restart),
-        Some(Err(message)) => {
-            report.error(Diagnostic::new(path.key("restart"), message).with_hint("use \"no\", always, on-failure[:N] or unless-stopped"));
-            return None;
-        }
-    };
+    let condition = restart_condition(service);
+    let restart = restart(service);
     if restart.is_some() && condition.is_some() {
         report.warn(&path.key("restart"), "deploy.restart_policy is set too and takes precedence, as in swarm");
     }
-    let asked_never = match condition {
-        Some(condition) => condition == "none",
-        None => restart == Some(Restart::No),
-    };
+    let asked_never = never_restarted(service);
     if asked_never && one_shot.is_none() {
         let source = if condition.is_some() { policy_path.key("condition") } else { path.key("restart") };
         let why = serves(service).map_or_else(|| "another service waits for it to start".to_string(), |what| format!("it serves ({what})"));
@@ -176,49 +151,47 @@ pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_
         ));
     }
     let one_shot = one_shot.is_some();
-    let on_failure = condition == Some("on-failure") || (condition.is_none() && matches!(restart, Some(Restart::OnFailure { .. })));
+    let on_failure = match condition {
+        Some(condition) => condition == RestartCondition::OnFailure,
+        None => matches!(restart, Some(Restart::OnFailure { .. })),
+    };
     // Warnings name the key the user actually wrote: deploy.restart_policy wins over restart.
     let restart_source = if condition.is_some() { policy_path.key("condition") } else { path.key("restart") };
     let attempts_source = if restart_policy.max_attempts.is_some() { policy_path.key("max_attempts") } else { path.key("restart") };
     let max_attempts = restart_policy
         .max_attempts
         .as_ref()
-        .and_then(|m| report.check(&policy_path.key("max_attempts"), m.value()))
+        .and_then(Parsed::ok)
         .or(match restart {
             Some(Restart::OnFailure { max_attempts }) => max_attempts,
             _ => None,
         })
         .map(|m| m.min(1000) as i32);
 
-    let mode = deploy.mode.as_deref().unwrap_or("replicated");
-    let kind = match mode {
-        "replicated" if one_shot => WorkloadKind::Job,
-        "replicated-job" => WorkloadKind::Job,
-        "replicated" if has_per_replica_claims => WorkloadKind::StatefulSet,
-        "replicated" => WorkloadKind::Deployment,
-        "global" if has_per_replica_claims => {
+    let kind = match service.deploy_mode() {
+        DeployMode::Replicated if one_shot => WorkloadKind::Job,
+        DeployMode::ReplicatedJob => WorkloadKind::Job,
+        DeployMode::Replicated if has_per_replica_claims => WorkloadKind::StatefulSet,
+        DeployMode::Replicated => WorkloadKind::Deployment,
+        DeployMode::Global if has_per_replica_claims => {
             report.error(
                 Diagnostic::new(deploy_path.key("mode"), "a global service cannot mount a named volume: each node's pod would need its own claim")
                     .with_hint("use a replicated service, or mark the volume `external: true` to share an existing ReadWriteMany claim"),
             );
             return None;
         }
-        "global" if one_shot => {
+        DeployMode::Global if one_shot => {
             report.error(
                 Diagnostic::new(deploy_path.key("mode"), "a global one-shot service has no Kubernetes equivalent").with_hint("use deploy.mode: replicated-job"),
             );
             return None;
         }
-        "global" => WorkloadKind::DaemonSet,
-        "global-job" => {
+        DeployMode::Global => WorkloadKind::DaemonSet,
+        DeployMode::GlobalJob => {
             report.error(
                 Diagnostic::new(deploy_path.key("mode"), "global-job (one run per node) has no Kubernetes equivalent")
                     .with_hint("use replicated-job with a replica count"),
             );
-            return None;
-        }
-        other => {
-            report.error(Diagnostic::new(deploy_path.key("mode"), format!("unknown mode `{other}`")).with_hint("use replicated, global or replicated-job"));
             return None;
         }
     };
@@ -251,8 +224,8 @@ pub fn lifecycle(service: &Service, path: &Path, one_shot: Option<OneShot>, has_
 }
 
 fn replicas(service: &Service, deploy: &Deploy, path: &Path, report: &mut Report) -> Option<i32> {
-    let from_deploy = deploy.replicas.as_ref().map(|r| report.check(&path.key("deploy").key("replicas"), r.value()));
-    let from_scale = service.scale.as_ref().map(|r| report.check(&path.key("scale"), r.value()));
+    let from_deploy = deploy.replicas.as_ref().map(Parsed::ok);
+    let from_scale = service.scale.as_ref().map(Parsed::ok);
     if let (Some(Some(a)), Some(Some(b))) = (from_deploy, from_scale)
         && a != b
     {
@@ -286,27 +259,20 @@ fn rollout(deploy: Option<&Deploy>, path: &Path, report: &mut Report) -> Rollout
         return Rollout { max_surge: None, max_unavailable: None, min_ready_seconds: None, progress_deadline_seconds: None };
     };
     // Swarm's parallelism 0 means "all at once".
-    let parallelism = match update.parallelism.as_ref().and_then(|p| report.check(&path.key("parallelism"), p.value())).unwrap_or(1) {
+    let parallelism = match update.parallelism.as_ref().and_then(Parsed::ok).unwrap_or(1) {
         0 => IntOrString::String("100%".into()),
         n => IntOrString::Int(n.min(i32::MAX as u32) as i32),
     };
-    let (max_surge, max_unavailable) = match update.order.as_deref() {
-        None | Some("stop-first") => (IntOrString::Int(0), parallelism),
-        Some("start-first") => (parallelism, IntOrString::Int(0)),
-        Some(other) => {
-            report.error(Diagnostic::new(path.key("order"), format!("unknown order `{other}`")).with_hint("use stop-first or start-first"));
-            (IntOrString::Int(0), parallelism)
-        }
+    let (max_surge, max_unavailable) = match update.order.as_ref().and_then(Parsed::ok).unwrap_or_default() {
+        UpdateOrder::StopFirst => (IntOrString::Int(0), parallelism),
+        UpdateOrder::StartFirst => (parallelism, IntOrString::Int(0)),
     };
-    let seconds = |value: &Option<Parsed<Duration>>, key: &str, report: &mut Report| {
-        value.as_ref().and_then(|v| report.check(&path.key(key), v.value())).map(|d| units::ceil_seconds(d).min(i64::from(i32::MAX)) as i32)
-    };
-    let min_ready_seconds = seconds(&update.delay, "delay", report).filter(|s| *s > 0);
-    let monitor = seconds(&update.monitor, "monitor", report).filter(|s| *s > 0);
-    match update.failure_action.as_deref() {
-        None | Some("pause") | Some("continue") => {}
-        Some("rollback") => report.warn(&path.key("failure_action"), "Kubernetes marks a stuck rollout as failed after progressDeadlineSeconds but does not roll back by itself; roll back with `kubectl rollout undo` or by reverting the stack"),
-        Some(other) => report.error(Diagnostic::new(path.key("failure_action"), format!("unknown failure_action `{other}`")).with_hint("use pause, continue or rollback")),
+    let seconds = |value: &Option<Parsed<Duration>>| value.as_ref().and_then(Parsed::ok).map(|d| units::ceil_seconds(d).min(i64::from(i32::MAX)) as i32);
+    let min_ready_seconds = seconds(&update.delay).filter(|s| *s > 0);
+    let monitor = seconds(&update.monitor).filter(|s| *s > 0);
+    match update.failure_action.as_ref().and_then(Parsed::ok) {
+        None | Some(FailureAction::Pause | FailureAction::Continue) => {}
+        Some(FailureAction::Rollback) => report.warn(&path.key("failure_action"), "Kubernetes marks a stuck rollout as failed after progressDeadlineSeconds but does not roll back by itself; roll back with `kubectl rollout undo` or by reverting the stack"),
     }
     if update.max_failure_ratio.is_some() {
         report.warn(&path.key("max_failure_ratio"), "Kubernetes has no failure ratio for rollouts; ignored");
