@@ -55,6 +55,13 @@ fn service_fields(service: &Service, path: &Path, report: &mut Report) {
     for (index, mount) in service.volumes.iter().enumerate() {
         mount_fields(mount, &path.key("volumes").key(index), report);
     }
+    for (index, entry) in service.tmpfs.iter().enumerate() {
+        let entry_path = path.key("tmpfs").key(index);
+        if !entry.target.starts_with('/') {
+            report.error(Diagnostic::new(entry_path.clone(), format!("the tmpfs target `{}` must be an absolute path in the container", entry.target)));
+        }
+        parsed(entry.size.as_ref(), entry_path.key("size"), report);
+    }
     if let Some(deploy) = &service.deploy {
         deploy_fields(deploy, &path.key("deploy"), report);
     }
@@ -72,6 +79,9 @@ fn service_fields(service: &Service, path: &Path, report: &mut Report) {
 }
 
 fn mount_fields(mount: &VolumeMount, path: &Path, report: &mut Report) {
+    if !mount.target.starts_with('/') {
+        report.error(Diagnostic::new(path.key("target"), format!("the mount target `{}` must be an absolute path in the container", mount.target)));
+    }
     parsed(mount.read_only.as_ref(), path.key("read_only"), report);
     if let Some(bind) = &mount.bind {
         parsed(bind.create_host_path.as_ref(), path.key("bind").key("create_host_path"), report);

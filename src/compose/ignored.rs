@@ -29,6 +29,12 @@ pub fn warn(file: &ComposeFile, report: &mut Report) {
         for (index, mount) in service.volumes.iter().enumerate() {
             mount_keys(mount, &path.key("volumes").key(index), report);
         }
+        for (index, entry) in service.tmpfs.iter().enumerate().filter(|(_, entry)| !entry.other_options.is_empty()) {
+            report.warn(
+                &path.key("tmpfs").key(index),
+                format!("the options {} have no Kubernetes counterpart (an emptyDir in memory takes only a size); ignored", entry.other_options.join(", ")),
+            );
+        }
         for (network, attachment) in &service.networks {
             attachment_keys(attachment, &path.key("networks").key(network), report);
         }

@@ -81,7 +81,7 @@ pub struct Service {
     #[serde(default)]
     pub volumes_from: Any,
     #[serde(default)]
-    pub tmpfs: Vec<String>,
+    pub tmpfs: Vec<TmpfsEntry>,
     #[serde(default)]
     pub shm_size: Option<Parsed<ByteSize>>,
     #[serde(default)]
@@ -446,6 +446,31 @@ pub struct VolumeOptions {
     pub nocopy: Any,
     #[serde(default)]
     pub subpath: Option<String>,
+}
+
+/// One entry of a service's `tmpfs:` list: `target[:option,option...]`, as Docker's
+/// `--tmpfs` takes it. Of the options only `size=` has a Kubernetes meaning (the emptyDir's
+/// limit); the others are kept to be named in a warning.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TmpfsEntry {
+    pub target: String,
+    pub size: Option<Parsed<ByteSize>>,
+    pub other_options: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for TmpfsEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let (target, options) = text.split_once(':').unwrap_or((&text, ""));
+        let mut entry = TmpfsEntry { target: target.to_string(), size: None, other_options: Vec::new() };
+        for option in options.split(',').filter(|o| !o.is_empty()) {
+            match option.strip_prefix("size=") {
+                Some(size) if entry.size.is_none() => entry.size = Some(Parsed::new(size)),
+                _ => entry.other_options.push(option.to_string()),
+            }
+        }
+        Ok(entry)
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]

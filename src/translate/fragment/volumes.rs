@@ -80,10 +80,6 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
             sub_path: compose_mount.volume.as_ref().and_then(|v| v.subpath.as_deref()),
             tmpfs_size: compose_mount.tmpfs.as_ref().and_then(|t| t.size.as_ref()),
         };
-        if !mount.target.starts_with('/') {
-            report.error(Diagnostic::new(mount_path.key("target"), format!("the mount target `{}` must be an absolute path in the container", mount.target)));
-            continue;
-        }
         match (mount.kind, mount.source) {
             (MountType::Bind, Some(source)) => match input
                 .plan
@@ -157,14 +153,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
         }
     }
     for (index, entry) in service.tmpfs.iter().enumerate() {
-        let (target, options) = entry.split_once(':').unwrap_or((entry, ""));
-        let size = options.split(',').find_map(|o| o.strip_prefix("size=")).map(Parsed::<ByteSize>::new);
-        let mount = Mount { kind: &TMPFS, source: None, target, read_only: false, sub_path: None, tmpfs_size: size.as_ref() };
-        let entry_path = path.key("tmpfs").key(index);
-        if !target.starts_with('/') {
-            report.error(Diagnostic::new(entry_path, format!("the tmpfs target `{target}` must be an absolute path in the container")));
-            continue;
-        }
+        let mount = Mount { kind: &TMPFS, source: None, target: &entry.target, read_only: false, sub_path: None, tmpfs_size: entry.size.as_ref() };
         tmpfs(&mut result, &mount, format!("tmpfs-t{index}"));
     }
     if let Some(size) = &service.shm_size {
