@@ -191,12 +191,26 @@ mod tests {
             ("post_start: [{command: [x], privileged: maybe}]", "post_start.0.privileged"),
             ("pre_stop: [{command: [x], privileged: maybe}]", "pre_stop.0.privileged"),
             ("depends_on: {other: {condition: eventually}}", "depends_on.other.condition"),
+            ("extra_hosts: ['db:10.0.0.300']", "extra_hosts.db"),
+            ("sysctls: [net.core.somaxconn]", "sysctls.net.core.somaxconn"),
+            ("volumes: [{type: bind, target: /x}]", "volumes.0.source"),
+            ("volumes: ['data:/data']", "volumes.0"),
+            ("configs: [missing]", "configs.0"),
+            ("secrets: [missing]", "secrets.0"),
+            ("configs: [{source: settings, mode: '0999'}]", "configs.0.mode"),
+            ("network_mode: 'service:nowhere'", "network_mode"),
+            ("{network_mode: 'service:other', ports: ['80']}", "ports"),
         ];
         let (no_files, no_binary) = (BTreeMap::new(), BTreeMap::new());
         let policy = Policy::default();
         let target = Target::with_defaults(&policy, ProjectFiles::new(&no_files, &no_binary, &[]));
         for (snippet, key) in cases {
-            let text = format!("services:\n  it:\n    image: x\n    {snippet}\n  other:\n    image: x\n");
+            let definition = match snippet.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                // `{a: x, b: y}`: several keys of the service, one per line.
+                Some(keys) => keys.split(", ").map(|key| format!("    {key}\n")).collect::<String>(),
+                None => format!("    {snippet}\n"),
+            };
+            let text = format!("services:\n  it:\n    image: x\n{definition}  other:\n    image: x\nconfigs:\n  settings: {{content: x}}\n");
             let variables = BTreeMap::new();
             let loaded = load::load(&load::Sources { compose: &text, overrides: &[], variables: &variables, profiles: &[] })
                 .unwrap_or_else(|e| panic!("{snippet}: {e}"));

@@ -7,12 +7,32 @@
 //! `Parsed::ok`, never reporting them again.
 
 use super::diagnostic::{Diagnostic, Path, Report};
-use super::model::{ComposeFile, Deploy, Healthcheck, Parsed, Service, VolumeMount};
+use super::model::{ComposeFile, Deploy, FileObjectDefinition, Healthcheck, MountType, Parsed, Service, VolumeMount};
 use super::value::ComposeText;
+use super::value::is_external;
 
 pub fn check(file: &ComposeFile, report: &mut Report) {
     for (name, service) in &file.services {
         service_fields(service, &Path::root().key("services").key(name), report);
+    }
+    for (section, word, definitions) in [("configs", "config", &file.configs), ("secrets", "secret", &file.secrets)] {
+        for (name, definition) in definitions {
+            definition_source(definition, word, &Path::root().key(section).key(name), report);
+        }
+    }
+}
+
+/// A config or secret that is not external names exactly one source.
+fn definition_source(definition: &FileObjectDefinition, word: &str, path: &Path, report: &mut Report) {
+    if is_external(&definition.external) {
+        return;
+    }
+    let sources = [definition.content.is_some(), definition.environment.is_some(), definition.file.is_some()];
+    match sources.iter().filter(|written| **written).count() {
+        1 => {}
+        0 => report
+            .error(Diagnostic::new(path.clone(), format!("the {word} has no source")).with_hint("set one of content:, environment:, file: or external: true")),
+        _ => report.error(Diagnostic::new(path.clone(), "content:, environment: and file: exclude each other").with_hint("keep one")),
     }
 }
 
@@ -55,6 +75,26 @@ fn service_fields(service: &Service, path: &Path, report: &mut Report) {
     for (index, mount) in service.volumes.iter().enumerate() {
         mount_fields(mount, &path.key("volumes").key(index), report);
     }
+    for (host, addresses) in &service.extra_hosts {
+        for address in addresses {
+            parsed(Some(address), path.key("extra_hosts").key(host), report);
+        }
+    }
+    for (name, value) in &service.sysctls {
+        if value.is_none() {
+            report.error(Diagnostic::new(path.key("sysctls").key(name), format!("sysctl `{name}` has no value")).with_hint(format!("write `{name}=value`")));
+        }
+    }
+    for (section, entries) in [("configs", &service.configs), ("secrets", &service.secrets)] {
+        for (index, entry) in entries.iter().enumerate() {
+            let mode_path = path.key(section).key(index).key("mode");
+            parsed(entry.mode.as_ref(), mode_path.clone(), report);
+            if let Some(mode) = entry.mode.as_ref().filter(|mode| mode.ok_ref().is_some_and(|m| m.octal_without_zero)) {
+                let text = mode.text().trim();
+                report.warn(&mode_path, format!("`{text}` read as octal 0{text}: written without its leading 0 it is a decimal number, which is no file mode"));
+            }
+        }
+    }
     for (index, entry) in service.tmpfs.iter().enumerate() {
         let entry_path = path.key("tmpfs").key(index);
         if !entry.target.starts_with('/') {
@@ -81,6 +121,9 @@ fn service_fields(service: &Service, path: &Path, report: &mut Report) {
 fn mount_fields(mount: &VolumeMount, path: &Path, report: &mut Report) {
     if !mount.target.starts_with('/') {
         report.error(Diagnostic::new(path.key("target"), format!("the mount target `{}` must be an absolute path in the container", mount.target)));
+    }
+    if mount.kind == MountType::Bind && mount.source.as_deref().is_none_or(str::is_empty) {
+        report.error(Diagnostic::new(path.key("source"), "a bind mount needs a source"));
     }
     parsed(mount.read_only.as_ref(), path.key("read_only"), report);
     if let Some(bind) = &mount.bind {

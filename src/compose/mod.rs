@@ -12,6 +12,7 @@ pub mod load;
 pub mod merge;
 pub mod model;
 pub mod placement;
+pub mod shared_network;
 pub mod units;
 pub mod validate;
 pub mod value;

@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 pub use super::choices::{DependencyCondition, DeployMode, EndpointMode, FailureAction, NetworkMode, PullPolicy, Restart, RestartCondition, UpdateOrder};
 use super::extension::{ServiceExtension, VolumeExtension};
 use super::placement::{DeviceRequest, Placement};
-use super::units::{ByteSize, ExposedPorts, Millicores, Protocol};
+use super::units::{ByteSize, ExposedPorts, FileMode, HostAddress, Millicores, Protocol};
 pub use super::value::{Any, Parsed, Scalar};
 use super::value::{kind_of, scalar_text};
 
@@ -110,7 +110,7 @@ pub struct Service {
     pub stop_signal: Option<String>,
     /// Host name → addresses, as `extra_hosts` lists them.
     #[serde(default)]
-    pub extra_hosts: BTreeMap<String, Vec<String>>,
+    pub extra_hosts: BTreeMap<String, Vec<Parsed<HostAddress>>>,
     #[serde(default)]
     pub dns: Vec<String>,
     #[serde(default)]
@@ -358,7 +358,7 @@ pub struct FileMount {
     pub gid: Option<Scalar>,
     /// Octal in compose files (`0440`), read as a number by the YAML layer.
     #[serde(default)]
-    pub mode: Option<Scalar>,
+    pub mode: Option<Parsed<FileMode>>,
 }
 
 /// One entry of a service's `volumes:`.

@@ -238,6 +238,55 @@ impl ComposeText for Protocol {
     }
 }
 
+/// An `extra_hosts` address: an IP address (IPv6 possibly in brackets), or Docker's
+/// `host-gateway`, the Docker host's own address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostAddress {
+    Ip(IpAddr),
+    HostGateway,
+}
+
+impl ComposeText for HostAddress {
+    const FROM_SCALAR: bool = false;
+    const HINT: Option<&'static str> = Some("extra_hosts maps a host name to an address, e.g. db:10.0.0.5");
+    fn parse(text: &str) -> Result<Self, String> {
+        let address = text.trim_start_matches('[').trim_end_matches(']');
+        if address == "host-gateway" {
+            return Ok(HostAddress::HostGateway);
+        }
+        address.parse().map(HostAddress::Ip).map_err(|_| format!("`{address}` is not an IP address"))
+    }
+}
+
+/// A config or secret file's mode. Compose writes it octal (`0440`, which YAML 1.1 already
+/// read as the number 288) or decimal; digits 0-7 without the leading 0 (`440`) are no mode
+/// as a decimal number and are read as octal, which validation warns about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMode {
+    pub mode: i32,
+    pub octal_without_zero: bool,
+}
+
+impl ComposeText for FileMode {
+    const FROM_SCALAR: bool = true;
+    fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let parsed = match text.strip_prefix("0o").or_else(|| text.strip_prefix('0').filter(|rest| !rest.is_empty())) {
+            Some(octal) => i32::from_str_radix(octal, 8),
+            None => text.parse(),
+        };
+        match parsed.ok().filter(|mode| (0..=0o777).contains(mode)) {
+            Some(mode) => Ok(FileMode { mode, octal_without_zero: false }),
+            None if text.chars().all(|c| ('0'..='7').contains(&c)) && (1..=4).contains(&text.len()) => i32::from_str_radix(text, 8)
+                .ok()
+                .filter(|mode| (0..=0o777).contains(mode))
+                .map(|mode| FileMode { mode, octal_without_zero: true })
+                .ok_or_else(|| format!("`{text}` is not a file mode between 0 and 0777")),
+            None => Err(format!("`{text}` is not a file mode between 0 and 0777")),
+        }
+    }
+}
+
 /// One `expose` entry: a port or a range, each with its protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExposedPorts(pub Vec<(u16, Protocol)>);
@@ -409,6 +458,18 @@ mod tests {
 
     fn tcp(target: u16, published: Option<u16>) -> PortMapping {
         mapping(target, published, None, Protocol::Tcp)
+    }
+
+    #[test]
+    fn file_modes_read_octal_and_decimal() {
+        let mode = |text: &str| FileMode::parse(text).map(|m| (m.mode, m.octal_without_zero));
+        assert_eq!(mode("0440"), Ok((0o440, false)));
+        assert_eq!(mode("288"), Ok((0o440, false)));
+        assert_eq!(mode("0o755"), Ok((0o755, false)));
+        assert_eq!(mode("644"), Ok((0o644, true)));
+        assert!(mode("0999").is_err());
+        assert!(mode("4096").is_err());
+        assert!(mode("7777").is_err(), "0o7777 is more than a Kubernetes file mode takes");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::diagnostic::{Diagnostic, Path, Report};
 use super::model::{ComposeFile, Service};
-use super::{fields, ignored};
+use super::{fields, ignored, shared_network};
 
 pub fn validate(file: &ComposeFile, report: &mut Report) {
     ignored::warn(file, report);
@@ -60,9 +60,30 @@ pub fn validate(file: &ComposeFile, report: &mut Report) {
                     .error(Diagnostic::new(path.key("networks").key(network), format!("network `{network}` is not declared under the top-level `networks:`")));
             }
         }
+        for (index, mount) in service.volumes.iter().enumerate() {
+            if let Some(volume) = mount.named_source().filter(|volume| !file.volumes.contains_key(*volume)) {
+                report.error(
+                    Diagnostic::new(path.key("volumes").key(index), format!("volume `{volume}` is not declared under the top-level `volumes:`"))
+                        .with_hint(format!("add `volumes: {{{volume}: {{}}}}` at the top level")),
+                );
+            }
+        }
+        for (section, word, entries, definitions) in
+            [("configs", "config", &service.configs, &file.configs), ("secrets", "secret", &service.secrets, &file.secrets)]
+        {
+            for (index, entry) in entries.iter().enumerate().filter(|(_, entry)| !definitions.contains_key(&entry.source)) {
+                report.error(Diagnostic::new(
+                    path.key(section).key(index),
+                    format!("{word} `{}` is not declared under the top-level `{section}:`", entry.source),
+                ));
+            }
+        }
     }
     if let Some(cycle) = dependency_cycle(file) {
         report.error(Diagnostic::new(Path::root().key("services").key(&cycle[0]).key("depends_on"), format!("dependency cycle: {}", cycle.join(" → "))));
+    }
+    for problem in shared_network::resolve(file).problems {
+        report.error(problem);
     }
     fields::check(file, report);
 }

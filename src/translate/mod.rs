@@ -30,8 +30,9 @@ use std::collections::BTreeMap;
 
 use crate::compose::diagnostic::{Path, Report};
 use crate::compose::model::{ComposeFile, Service};
+use crate::compose::shared_network;
 use crate::object::WorkloadKind;
-use fragment::{sidecar, volumes};
+use fragment::volumes;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use resource::{claim, config, network_policy, workload};
 use stack::{aliases, check_output_size, check_unique_names, volume_claims};
@@ -102,7 +103,8 @@ impl Translator<'_> {
                 Some((name.as_str(), k8s))
             })
             .collect();
-        let hosts = sidecar::hosts(self.file, report);
+        let hosts: BTreeMap<String, String> =
+            shared_network::resolve(self.file).hosts.into_iter().map(|(service, host)| (service.to_string(), host.to_string())).collect();
         let workloads: BTreeMap<&str, String> = k8s_names
             .iter()
             .filter_map(|(name, k8s)| match hosts.get(*name) {

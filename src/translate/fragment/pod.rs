@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::model::{NetworkMode, Parsed, Service};
-use crate::compose::units;
+use crate::compose::units::{self, HostAddress};
 use crate::policy::Policy;
 use crate::translate::context::ServiceContext;
 use crate::translate::names;
@@ -90,20 +90,12 @@ fn host_aliases(service: &Service, path: &Path, report: &mut Report) -> Option<V
     let mut by_ip: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (host, ips) in &service.extra_hosts {
         let host_path = path.key("extra_hosts").key(host);
-        for ip in ips {
-            let ip = ip.trim_start_matches('[').trim_end_matches(']');
-            if ip == "host-gateway" {
-                report.warn(&host_path, format!(
+        for address in ips.iter().filter_map(Parsed::ok) {
+            match address {
+                HostAddress::Ip(ip) => by_ip.entry(ip.to_string()).or_default().push(host.clone()),
+                HostAddress::HostGateway => report.warn(&host_path, format!(
                     "`{host}` → host-gateway (the Docker host's address) has no counterpart in a cluster: not added; reach services on the node through a Service instead"
-                ));
-                continue;
-            }
-            match ip.parse::<std::net::IpAddr>() {
-                Ok(address) => by_ip.entry(address.to_string()).or_default().push(host.clone()),
-                Err(_) => report.error(
-                    Diagnostic::new(host_path.clone(), format!("`{ip}` is not an IP address"))
-                        .with_hint("extra_hosts maps a host name to an address, e.g. db:10.0.0.5"),
-                ),
+                )),
             }
         }
     }

@@ -36,10 +36,8 @@ pub fn pod_security(spec: &mut PodSpec, service: &Service, path: &Path, policy: 
     let mut sysctls = Vec::new();
     for (name, value) in &service.sysctls {
         let sysctl_path = path.key("sysctls").key(name);
-        let Some(value) = value else {
-            report.error(Diagnostic::new(sysctl_path, format!("sysctl `{name}` has no value")).with_hint(format!("write `{name}=value`")));
-            continue;
-        };
+        // One without a value is refused by validation.
+        let Some(value) = value else { continue };
         let ipc = ["kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."].iter().any(|prefix| name.starts_with(prefix));
         if spec.host_ipc == Some(true) && ipc {
             report.error(

@@ -5,66 +5,16 @@
 //! through the other service's name and ports (as on Docker, where it has no name and no
 //! ports of its own).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, Volume};
 
-use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::{ComposeFile, Service};
+use crate::compose::diagnostic::{Path, Report};
+use crate::compose::model::Service;
 
-/// The service a `network_mode` names, if it names one.
-fn shared_with(service: &Service) -> Option<&str> {
-    service.network_mode.as_ref()?.ok_ref()?.shared_with()
-}
-
-/// For every service that shares another's network, the service whose pod runs it,
-/// following chains (`a` → `b` → `c` puts `a` and `b` in `c`'s pod). Broken references and
-/// loops are reported; such services get no host (and are refused by the report).
-pub fn hosts(file: &ComposeFile, report: &mut Report) -> BTreeMap<String, String> {
-    let mut hosts = BTreeMap::new();
-    for (name, service) in &file.services {
-        let Some(first) = shared_with(service) else { continue };
-        let path = Path::root().key("services").key(name).key("network_mode");
-        let mut seen = BTreeSet::from([name.as_str()]);
-        let mut current = first;
-        let host = loop {
-            // `container:` names a container; compose lets a service set container_name.
-            let target = file
-                .services
-                .get_key_value(current)
-                .map(|(k, _)| k.as_str())
-                .or_else(|| file.services.iter().find(|(_, s)| s.container_name.as_deref() == Some(current)).map(|(k, _)| k.as_str()));
-            let Some(target) = target else {
-                report.error(
-                    Diagnostic::new(path.clone(), format!("shares the network of `{current}`, which is not a service of this stack"))
-                        .with_hint("name a service of the stack, or remove network_mode"),
-                );
-                break None;
-            };
-            if !seen.insert(target) {
-                report.error(Diagnostic::new(path.clone(), format!("network_mode loops back to `{target}`")));
-                break None;
-            }
-            match shared_with(&file.services[target]) {
-                Some(next) => current = next,
-                None => break Some(target),
-            }
-        };
-        if let Some(host) = host {
-            hosts.insert(name.clone(), host.to_string());
-        }
-    }
-    hosts
-}
-
-/// What a service running in another's pod cannot have of its own, reported.
+/// What a service running in another's pod cannot have of its own, warned (its ports are
+/// refused by validation, `compose::shared_network`).
 pub fn check_attached(service: &Service, path: &Path, host: &str, report: &mut Report) {
-    if !service.ports.is_empty() || !service.expose.is_empty() {
-        report.error(
-            Diagnostic::new(path.key("ports"), format!("it shares the network of `{host}`, so its ports are `{host}`'s (Docker refuses them here too)"))
-                .with_hint(format!("publish the ports on `{host}`")),
-        );
-    }
     let pod_level: [(&str, bool); 8] = [
         ("deploy", service.deploy.as_ref().is_some_and(|d| d.replicas.is_some() || d.placement.is_some() || d.mode.is_some())),
         ("scale", service.scale.is_some()),

@@ -94,7 +94,7 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
                 }
                 Bind::Claim(key) => {
                     served_targets.push(mount.target);
-                    claimed_mount(&mut result, &mount, &key, &mount_path, input.plan, report);
+                    claimed_mount(&mut result, &mount, &key, input.plan);
                 }
                 Bind::HostPath => {
                     served_targets.push(mount.target);
@@ -126,8 +126,9 @@ pub fn service_volumes(input: &VolumeInput, report: &mut Report) -> ServiceVolum
                 }
                 Bind::Refused(message, hint) => report.error(Diagnostic::new(mount_path, message).with_hint(hint)),
             },
-            (MountType::Bind, None) => report.error(Diagnostic::new(mount_path.key("source"), "a bind mount needs a source")),
-            (MountType::Volume, Some(_)) => claimed_mount(&mut result, &mount, mount.source.unwrap_or_default(), &mount_path, input.plan, report),
+            // Refused by validation.
+            (MountType::Bind, None) => {}
+            (MountType::Volume, Some(_)) => claimed_mount(&mut result, &mount, mount.source.unwrap_or_default(), input.plan),
             (MountType::Volume, None) => {
                 let inside = |targets: &[&str]| targets.iter().any(|t| is_inside(mount.target, t));
                 if inside(&dropped_targets) {
@@ -170,14 +171,9 @@ fn is_inside(path: &str, parent: &str) -> bool {
 }
 
 /// A mount of a named volume or host directory: its claim template or standalone claim.
-fn claimed_mount(result: &mut ServiceVolumes, mount: &Mount, key: &str, path: &Path, plan: &VolumePlan, report: &mut Report) {
-    let Some(named) = plan.volumes.get(key) else {
-        report.error(
-            Diagnostic::new(path.clone(), format!("volume `{key}` is not declared under the top-level `volumes:`"))
-                .with_hint(format!("add `volumes: {{{key}: {{}}}}` at the top level")),
-        );
-        return;
-    };
+fn claimed_mount(result: &mut ServiceVolumes, mount: &Mount, key: &str, plan: &VolumePlan) {
+    // Undeclared volumes are refused by validation, volumes with no Kubernetes name by the plan.
+    let Some(named) = plan.volumes.get(key) else { return };
     if let NamedVolume::PerReplica { claim_name } = named {
         if !result.per_replica_claims.iter().any(|(_, name)| name == claim_name) {
             result.per_replica_claims.push((key.to_string(), claim_name.clone()));

@@ -124,17 +124,8 @@ fn source(
         },
         (None, None, Some(file)) if kind == Kind::Secret => return secret_file_source(input, file, &path.key("file"), report),
         (None, None, Some(file)) => project_file(input, file, &path.key("file"), report)?,
-        (None, None, None) => {
-            report.error(
-                Diagnostic::new(path.clone(), format!("the {} has no source", kind_word(kind)))
-                    .with_hint("set one of content:, environment:, file: or external: true"),
-            );
-            return None;
-        }
-        _ => {
-            report.error(Diagnostic::new(path.clone(), "content:, environment: and file: exclude each other").with_hint("keep one"));
-            return None;
-        }
+        // No source, or more than one: refused by validation (`compose::fields`).
+        _ => return None,
     };
     let object_name = format!("{}-{k8s_name}", input.target.stack);
     let fingerprint = project_files::fingerprint(value.bytes());
@@ -189,13 +180,6 @@ fn project_file(input: &PlanInput, file: &str, path: &Path, report: &mut Report)
     })
 }
 
-fn kind_word(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Config => "config",
-        Kind::Secret => "secret",
-    }
-}
-
 fn valid_key(name: &str, path: &Path, report: &mut Report) -> Option<String> {
     let valid = !name.is_empty() && name.len() <= 253 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
     if !valid {
@@ -238,13 +222,8 @@ pub fn service_files(service: &Service, path: &Path, plan: &FilePlan, report: &m
             if plan.refused.contains(&key) {
                 continue;
             }
-            let Some(source) = plan.sources.get(&key) else {
-                report.error(Diagnostic::new(
-                    entry_path,
-                    format!("{} `{}` is not declared under the top-level `{}:`", kind_word(kind), entry.source, kind.section()),
-                ));
-                continue;
-            };
+            // Undeclared ones are refused by validation.
+            let Some(source) = plan.sources.get(&key) else { continue };
             mount(&mut result, source, entry, &entry_path, report);
         }
     }
@@ -260,19 +239,7 @@ fn mount(result: &mut ServiceFiles, source: &Source, entry: &FileMount, path: &P
     }
     // Unset, compose mounts configs and secrets world-readable, read-only (0444); a volume's
     // own default would be 0644.
-    let mode = entry.mode.as_ref().map_or(Some(DEFAULT_FILE_MODE), |m| {
-        let text = m.0.trim();
-        match parse_mode(text) {
-            Err(_) if text.chars().all(|c| ('0'..='7').contains(&c)) && text.len() <= 4 => {
-                report.warn(
-                    &path.key("mode"),
-                    format!("`{text}` read as octal 0{text}: written without its leading 0 it is a decimal number, which is no file mode"),
-                );
-                i32::from_str_radix(text, 8).ok()
-            }
-            parsed => report.check(&path.key("mode"), parsed),
-        }
-    });
+    let mode = entry.mode.as_ref().map_or(Some(DEFAULT_FILE_MODE), |mode| mode.ok().map(|mode| mode.mode));
     let target = entry.target.as_deref();
     let target = match (source.kind, target) {
         (Kind::Config, None) => format!("/{}", entry.source),
@@ -306,27 +273,3 @@ fn mount(result: &mut ServiceFiles, source: &Source, entry: &FileMount, path: &P
 
 /// The mode compose gives a config or secret file that says none (0444).
 const DEFAULT_FILE_MODE: i32 = 0o444;
-
-/// File modes are octal in compose (`0440`, which YAML 1.1 already read as 288) or decimal.
-fn parse_mode(text: &str) -> Result<i32, String> {
-    let text = text.trim();
-    let parsed = match text.strip_prefix("0o").or_else(|| text.strip_prefix('0').filter(|rest| !rest.is_empty())) {
-        Some(octal) => i32::from_str_radix(octal, 8),
-        None => text.parse(),
-    };
-    parsed.ok().filter(|mode| (0..=0o777).contains(mode)).ok_or_else(|| format!("`{text}` is not a file mode between 0 and 0777"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn modes_read_octal_and_decimal() {
-        assert_eq!(parse_mode("0440"), Ok(0o440));
-        assert_eq!(parse_mode("288"), Ok(0o440));
-        assert_eq!(parse_mode("0o755"), Ok(0o755));
-        assert!(parse_mode("0999").is_err());
-        assert!(parse_mode("4096").is_err());
-    }
-}
