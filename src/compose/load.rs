@@ -112,7 +112,7 @@ fn implied_dependencies(file: &mut ComposeFile) {
         });
         let namespaces = [&service.ipc, &service.pid].into_iter().flatten().filter_map(|mode| mode.strip_prefix("service:").map(str::to_string));
         let shared = network.into_iter().chain(namespaces);
-        let linked = service.links.iter().map(|link| link.split_once(':').map_or(link.as_str(), |(target, _)| target).to_string());
+        let linked = service.links.iter().map(|link| link.service.clone());
         let targets: Vec<String> = linked.chain(shared).filter(|target| *target != name && file.services.contains_key(target)).collect();
         if let Some(service) = file.services.get_mut(&name) {
             for target in targets {

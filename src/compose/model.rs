@@ -95,7 +95,7 @@ pub struct Service {
     #[serde(default)]
     pub depends_on: BTreeMap<String, Dependency>,
     #[serde(default)]
-    pub links: Vec<String>,
+    pub links: Vec<Link>,
     #[serde(default)]
     pub external_links: Any,
     #[serde(default, deserialize_with = "nullable_map")]
@@ -446,6 +446,24 @@ pub struct VolumeOptions {
     pub nocopy: Any,
     #[serde(default)]
     pub subpath: Option<String>,
+}
+
+/// One entry of `links:`: `service[:alias]`, the service linked to and the extra name it is
+/// reached by.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub service: String,
+    pub alias: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Link {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(match text.split_once(':') {
+            Some((service, alias)) => Link { service: service.to_string(), alias: Some(alias.to_string()) },
+            None => Link { service: text, alias: None },
+        })
+    }
 }
 
 /// One entry of a service's `tmpfs:` list: `target[:option,option...]`, as Docker's

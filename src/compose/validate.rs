@@ -49,7 +49,7 @@ pub fn validate(file: &ComposeFile, report: &mut Report) {
             }
         }
         for (index, link) in service.links.iter().enumerate() {
-            let target = link.split_once(':').map_or(link.as_str(), |(t, _)| t);
+            let target = &link.service;
             if !file.services.contains_key(target) {
                 report.error(Diagnostic::new(path.key("links").key(index), format!("links to `{target}`, which is not a service of this stack")));
             }

@@ -247,7 +247,7 @@ impl Translator<'_> {
                 service.stop_signal.is_some(),
                 "a per-container stop signal exists only from Kubernetes 1.33 (lifecycle.stopSignal, alpha feature ContainerStopSignals); the runtime sends the image's STOPSIGNAL (default SIGTERM), so set it in the image; ignored",
             ),
-            ("links", service.links.iter().any(|l| !l.contains(':')), "services that share a network reach each other by name without links"),
+            ("links", service.links.iter().any(|link| link.alias.is_none()), "services that share a network reach each other by name without links"),
         ];
         for (key, present, reason) in simple {
             if present {

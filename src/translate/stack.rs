@@ -36,8 +36,8 @@ pub(super) fn aliases(file: &ComposeFile, k8s_names: &BTreeMap<&str, String>, re
     for (name, service) in &file.services {
         let path = Path::root().key("services").key(name);
         for (index, link) in service.links.iter().enumerate() {
-            if let Some((target, alias)) = link.split_once(':') {
-                add(alias, target, path.key("links").key(index), report);
+            if let Some(alias) = &link.alias {
+                add(alias, &link.service, path.key("links").key(index), report);
             }
         }
         for (network, definition) in &service.networks {
