@@ -8,6 +8,7 @@
 
 use super::diagnostic::{Diagnostic, Path, Report};
 use super::model::{ComposeFile, Deploy, FileObjectDefinition, Healthcheck, MountType, Parsed, Service, VolumeMount};
+use super::placement::{Constraint, ConstraintAttribute};
 use super::value::ComposeText;
 use super::value::is_external;
 
@@ -66,6 +67,7 @@ fn service_fields(service: &Service, path: &Path, report: &mut Report) {
     parsed(service.cpus.as_ref(), path.key("cpus"), report);
     parsed(service.mem_limit.as_ref(), path.key("mem_limit"), report);
     parsed(service.mem_reservation.as_ref(), path.key("mem_reservation"), report);
+    parsed(service.platform.as_ref(), path.key("platform"), report);
     for (index, port) in service.ports.iter().enumerate() {
         parsed(Some(&port.protocol), path.key("ports").key(index).key("protocol"), report);
     }
@@ -138,6 +140,9 @@ fn deploy_fields(deploy: &Deploy, path: &Path, report: &mut Report) {
     parsed(deploy.mode.as_ref(), path.key("mode"), report);
     parsed(deploy.replicas.as_ref(), path.key("replicas"), report);
     parsed(deploy.endpoint_mode.as_ref(), path.key("endpoint_mode"), report);
+    for (index, constraint) in deploy.placement.iter().flat_map(|p| p.constraints.iter()).enumerate() {
+        constraint_fields(constraint, &path.key("placement").key("constraints").key(index), report);
+    }
     if let Some(resources) = &deploy.resources {
         for (key, amounts) in [("limits", &resources.limits), ("reservations", &resources.reservations)] {
             if let Some(amounts) = amounts {
@@ -160,6 +165,16 @@ fn deploy_fields(deploy: &Deploy, path: &Path, report: &mut Report) {
         parsed(update.failure_action.as_ref(), path.key("failure_action"), report);
         parsed(update.monitor.as_ref(), path.key("monitor"), report);
         parsed(update.order.as_ref(), path.key("order"), report);
+    }
+}
+
+/// A constraint's form, its attribute, and (for `node.role`) its value.
+fn constraint_fields(constraint: &Parsed<Constraint>, path: &Path, report: &mut Report) {
+    parsed(Some(constraint), path.clone(), report);
+    let Some(constraint) = constraint.ok_ref() else { return };
+    parsed(Some(&constraint.attribute), path.clone(), report);
+    if constraint.attribute.ok_ref() == Some(&ConstraintAttribute::Role) && !matches!(constraint.value.as_str(), "manager" | "worker") {
+        report.error(Diagnostic::new(path.clone(), format!("unknown node role `{}`", constraint.value)).with_hint("use manager or worker"));
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 
 pub use super::choices::{DependencyCondition, DeployMode, EndpointMode, FailureAction, NetworkMode, PullPolicy, Restart, RestartCondition, UpdateOrder};
 use super::extension::{ServiceExtension, VolumeExtension};
-use super::placement::{DeviceRequest, Placement};
+use super::placement::{DeviceRequest, Placement, Platform};
 use super::units::{ByteSize, ExposedPorts, FileMode, HostAddress, Millicores, Protocol};
 pub use super::value::{Any, Parsed, Scalar};
 use super::value::{kind_of, scalar_text};
@@ -214,7 +214,7 @@ pub struct Service {
     #[serde(default)]
     pub oom_score_adj: Any,
     #[serde(default)]
-    pub platform: Option<String>,
+    pub platform: Option<Parsed<Platform>>,
     #[serde(default)]
     pub post_start: Vec<Hook>,
     #[serde(default)]

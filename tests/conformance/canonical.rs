@@ -313,7 +313,7 @@ fn deploy(d: &Deploy) -> Result<Json, String> {
         })
         .transpose()?;
     let replicas = d.replicas.as_ref().map(Parsed::value).transpose()?.map(u64::from);
-    let constraints = d.placement.as_ref().map(|p| p.constraints.iter().map(|c| json!(c)).collect()).unwrap_or_default();
+    let constraints = d.placement.as_ref().map(|p| p.constraints.iter().map(|c| json!(c.text())).collect()).unwrap_or_default();
     Ok(deploy_shape(
         d.mode.as_ref().map(Parsed::text),
         replicas,

@@ -23,7 +23,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::placement::DeviceRequest;
+use crate::compose::model::Parsed;
+use crate::compose::placement::{Constraint, ConstraintAttribute, DeviceRequest, Platform};
+
 use crate::object::WorkloadKind;
 use crate::translate::context::ServiceContext;
 use crate::translate::names;
@@ -44,12 +46,14 @@ pub struct SchedulingInput<'a> {
 pub fn apply(spec: &mut PodSpec, input: &SchedulingInput, report: &mut Report) {
     let &ServiceContext { service, ref path, .. } = input.context;
     let mut requirements = Vec::new();
-    if let Some(platform) = &service.platform {
+    if let Some(platform) = service.platform.as_ref().and_then(Parsed::ok_ref) {
         requirements.extend(platform_requirements(platform, &path.key("platform"), report));
     }
     let placement_path = path.key("deploy").key("placement");
     let placement = service.deploy.as_ref().and_then(|d| d.placement.clone()).unwrap_or_default();
     for (index, constraint) in placement.constraints.iter().enumerate() {
+        // Constraints of another form, attribute or role are refused by validation.
+        let Some(constraint) = constraint.ok_ref() else { continue };
         requirements.extend(constraint_requirement(constraint, &placement_path.key("constraints").key(index), report));
     }
     let mut unique = Vec::new();
@@ -153,19 +157,14 @@ const ARCH_HINT: &str = "use amd64 (x86_64), arm64 (aarch64), arm, 386, ppc64le,
 
 /// `platform: os[/arch[/variant]]` → node requirements on os and arch. No architecture is
 /// added when the compose file names none.
-fn platform_requirements(platform: &str, path: &Path, report: &mut Report) -> Vec<NodeSelectorRequirement> {
-    let parts: Vec<&str> = platform.split('/').collect();
-    if parts.len() > 3 || parts.iter().any(|p| p.trim().is_empty()) {
-        report.error(Diagnostic::new(path.clone(), format!("`{platform}` is not os[/arch[/variant]]")).with_hint("for example linux/amd64 or linux/arm64"));
-        return Vec::new();
-    }
-    let os = parts[0].to_ascii_lowercase();
+fn platform_requirements(platform: &Platform, path: &Path, report: &mut Report) -> Vec<NodeSelectorRequirement> {
+    let os = platform.os.to_ascii_lowercase();
     if !names::is_valid_label(OS, &os) {
         report.error(Diagnostic::new(path.clone(), format!("`{os}` is not an operating system name")).with_hint("for example linux or windows"));
         return Vec::new();
     }
     let mut requirements = vec![requirement(OS, "In", Some(vec![os]))];
-    if let Some(arch) = parts.get(1) {
+    if let Some(arch) = &platform.arch {
         match kubernetes_arch(arch) {
             Some(value) => requirements.push(requirement(ARCH, "In", Some(vec![value.to_string()]))),
             None => {
@@ -174,28 +173,18 @@ fn platform_requirements(platform: &str, path: &Path, report: &mut Report) -> Ve
             }
         }
     }
-    if let Some(variant) = parts.get(2) {
-        let implied = kubernetes_arch(parts[1]) == Some("arm64") && variant.eq_ignore_ascii_case("v8");
+    if let (Some(arch), Some(variant)) = (&platform.arch, &platform.variant) {
+        let implied = kubernetes_arch(arch) == Some("arm64") && variant.eq_ignore_ascii_case("v8");
         if !implied {
-            report.warn(path, format!("nodes carry no CPU variant label: the pod may run on any {} node, not only {variant}", parts[1]));
+            report.warn(path, format!("nodes carry no CPU variant label: the pod may run on any {arch} node, not only {variant}"));
         }
     }
     requirements
 }
 
 /// One swarm constraint → one node requirement (`None` when refused or not applied).
-fn constraint_requirement(constraint: &str, path: &Path, report: &mut Report) -> Option<NodeSelectorRequirement> {
-    let (attribute, equal, value) = match (constraint.split_once("=="), constraint.split_once("!=")) {
-        (Some((a, v)), _) => (a.trim(), true, v.trim()),
-        (None, Some((a, v))) => (a.trim(), false, v.trim()),
-        (None, None) => {
-            report.error(
-                Diagnostic::new(path.clone(), format!("`{constraint}` is not `attribute == value` or `attribute != value`"))
-                    .with_hint("for example node.labels.zone == east"),
-            );
-            return None;
-        }
-    };
+fn constraint_requirement(constraint: &Constraint, path: &Path, report: &mut Report) -> Option<NodeSelectorRequirement> {
+    let (equal, value) = (constraint.equal, constraint.value.as_str());
     let operator = if equal { "In" } else { "NotIn" };
     let label = |key: &str, value: &str, report: &mut Report| -> Option<NodeSelectorRequirement> {
         if !names::is_valid_label(key, value) || value.is_empty() {
@@ -206,46 +195,35 @@ fn constraint_requirement(constraint: &str, path: &Path, report: &mut Report) ->
         }
         Some(requirement(key, operator, Some(vec![value.to_string()])))
     };
-    if let Some(key) = attribute.strip_prefix("node.labels.") {
-        return label(key, value, report);
-    }
-    if let Some(key) = attribute.strip_prefix("engine.labels.") {
-        report.warn(
-            path,
-            format!("Docker engine labels do not exist on Kubernetes: the constraint applies to the node label `{key}`; label the nodes accordingly"),
-        );
-        return label(key, value, report);
-    }
-    match attribute {
-        "node.hostname" => label(HOSTNAME, value, report),
-        "node.platform.os" => label(OS, &value.to_ascii_lowercase(), report),
-        "node.platform.arch" => match kubernetes_arch(value) {
+    match constraint.attribute.ok_ref()? {
+        ConstraintAttribute::NodeLabel(key) => label(key, value, report),
+        ConstraintAttribute::EngineLabel(key) => {
+            report.warn(
+                path,
+                format!("Docker engine labels do not exist on Kubernetes: the constraint applies to the node label `{key}`; label the nodes accordingly"),
+            );
+            label(key, value, report)
+        }
+        ConstraintAttribute::Hostname => label(HOSTNAME, value, report),
+        ConstraintAttribute::Os => label(OS, &value.to_ascii_lowercase(), report),
+        ConstraintAttribute::Arch => match kubernetes_arch(value) {
             Some(arch) => Some(requirement(ARCH, operator, Some(vec![arch.to_string()]))),
             None => {
                 report.error(Diagnostic::new(path.clone(), format!("unknown architecture `{value}`")).with_hint(ARCH_HINT));
                 None
             }
         },
-        "node.role" => match (value, equal) {
+        ConstraintAttribute::Role => match (value, equal) {
             ("worker", true) | ("manager", false) => Some(requirement(CONTROL_PLANE, "DoesNotExist", None)),
             ("manager", true) | ("worker", false) => {
                 report.warn(path, "Kubernetes runs workloads off the control plane (managed clusters have no control-plane nodes to run on); not applied, so the pods may run on any node. To pin them, use node.labels or x-kubernetes nodeSelector and tolerations");
                 None
             }
-            _ => {
-                report.error(Diagnostic::new(path.clone(), format!("unknown node role `{value}`")).with_hint("use manager or worker"));
-                None
-            }
+            // Another role is refused by validation.
+            _ => None,
         },
-        "node.id" => {
+        ConstraintAttribute::Id => {
             report.error(Diagnostic::new(path.clone(), "swarm node IDs do not exist on Kubernetes").with_hint("use node.hostname or node.labels"));
-            None
-        }
-        other => {
-            report.error(
-                Diagnostic::new(path.clone(), format!("unknown constraint attribute `{other}`"))
-                    .with_hint("use node.labels.<label>, node.hostname, node.role, node.platform.os, node.platform.arch or engine.labels.<label>"),
-            );
             None
         }
     }
@@ -326,10 +304,12 @@ pub fn device_limits(devices: &[DeviceRequest], path: &Path, report: &mut Report
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compose::value::ComposeText;
 
     fn constraint(text: &str) -> (Option<NodeSelectorRequirement>, Report) {
         let mut report = Report::default();
-        (constraint_requirement(text, &Path::root(), &mut report), report)
+        let constraint = Constraint::parse(text).expect("a constraint");
+        (constraint_requirement(&constraint, &Path::root(), &mut report), report)
     }
 
     #[test]
@@ -352,7 +332,7 @@ mod tests {
 
     #[test]
     fn untranslatable_constraints_are_refused() {
-        for text in ["node.id == abc", "baz != qux", "node.labels.os == ubuntu 14.04", "node.role == boss", "node.platform.arch == vax", "zone=east"] {
+        for text in ["node.id == abc", "node.labels.os == ubuntu 14.04", "node.platform.arch == vax"] {
             let (r, report) = constraint(text);
             assert!(r.is_none() && report.errors.len() == 1, "{text}: {report:?}");
         }
@@ -361,15 +341,15 @@ mod tests {
     #[test]
     fn platform_names_os_and_arch_only_when_written() {
         let mut report = Report::default();
-        let os_only = platform_requirements("linux", &Path::root(), &mut report);
+        let platform = |text: &str| Platform::parse(text).expect("a platform");
+        let os_only = platform_requirements(&platform("linux"), &Path::root(), &mut report);
         assert_eq!(os_only, [requirement(OS, "In", Some(vec!["linux".into()]))]);
-        let arm = platform_requirements("linux/arm64/v8", &Path::root(), &mut report);
+        let arm = platform_requirements(&platform("linux/arm64/v8"), &Path::root(), &mut report);
         assert_eq!(arm[1], requirement(ARCH, "In", Some(vec!["arm64".into()])));
         assert!(report.warnings.is_empty());
-        platform_requirements("linux/arm/v7", &Path::root(), &mut report);
+        platform_requirements(&platform("linux/arm/v7"), &Path::root(), &mut report);
         assert_eq!(report.warnings.len(), 1);
-        platform_requirements("linux//", &Path::root(), &mut report);
-        assert_eq!(report.errors.len(), 1);
+        assert!(Platform::parse("linux//").is_err());
     }
 
     #[test]
