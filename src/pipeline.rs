@@ -193,6 +193,8 @@ mod tests {
             ("depends_on: {other: {condition: eventually}}", "depends_on.other.condition"),
             ("extra_hosts: ['db:10.0.0.300']", "extra_hosts.db"),
             ("platform: linux//", "platform"),
+            ("user: '1000:99999999999'", "user"),
+            ("group_add: ['-1']", "group_add.0"),
             ("deploy: {placement: {constraints: [zone=east]}}", "deploy.placement.constraints.0"),
             ("deploy: {placement: {constraints: [baz != qux]}}", "deploy.placement.constraints.0"),
             ("deploy: {placement: {constraints: [node.role == boss]}}", "deploy.placement.constraints.0"),

@@ -68,6 +68,10 @@ fn service_fields(service: &Service, path: &Path, report: &mut Report) {
     parsed(service.mem_limit.as_ref(), path.key("mem_limit"), report);
     parsed(service.mem_reservation.as_ref(), path.key("mem_reservation"), report);
     parsed(service.platform.as_ref(), path.key("platform"), report);
+    parsed(service.user.as_ref(), path.key("user"), report);
+    for (index, group) in service.group_add.iter().enumerate() {
+        parsed(Some(group), path.key("group_add").key(index), report);
+    }
     for (index, port) in service.ports.iter().enumerate() {
         parsed(Some(&port.protocol), path.key("ports").key(index).key("protocol"), report);
     }

@@ -5,6 +5,7 @@ pub mod dotenv;
 pub mod extends;
 pub mod extension;
 pub mod fields;
+pub mod identity;
 pub mod ignored;
 pub mod interpolate;
 pub mod limits;

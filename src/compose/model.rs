@@ -15,6 +15,7 @@ use serde_json::Value as Json;
 
 pub use super::choices::{DependencyCondition, DeployMode, EndpointMode, FailureAction, NetworkMode, PullPolicy, Restart, RestartCondition, UpdateOrder};
 use super::extension::{ServiceExtension, VolumeExtension};
+pub use super::identity::{Identity, User};
 use super::placement::{DeviceRequest, Placement, Platform};
 use super::units::{ByteSize, ExposedPorts, FileMode, HostAddress, Millicores, Protocol};
 pub use super::value::{Any, Parsed, Scalar};
@@ -62,7 +63,7 @@ pub struct Service {
     #[serde(default)]
     pub working_dir: Option<String>,
     #[serde(default)]
-    pub user: Option<Scalar>,
+    pub user: Option<Parsed<User>>,
     #[serde(default)]
     pub hostname: Option<String>,
     #[serde(default)]
@@ -190,7 +191,7 @@ pub struct Service {
     #[serde(default)]
     pub gpus: Any,
     #[serde(default)]
-    pub group_add: Vec<Scalar>,
+    pub group_add: Vec<Parsed<Identity>>,
     #[serde(default)]
     pub isolation: Any,
     #[serde(default)]

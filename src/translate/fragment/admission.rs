@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{Capabilities, PodSpec, PodTemplateSpec, Securit
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::extension::EXTENSION_KEY;
-use crate::compose::model::Service;
+use crate::compose::model::{Identity, Parsed, Service};
 use crate::policy::Policy;
 use crate::translate::fragment::security::SAFE_SYSCTLS;
 
@@ -208,7 +208,7 @@ fn fit_container(context: &mut SecurityContext, level: PodSecurityLevel, path: &
         if context.run_as_user == Some(0) {
             forbidden(report, path.key("user"), "it runs as root (uid 0)");
         }
-        if service.user.as_ref().is_some_and(|u| matches!(u.0.split(':').next(), Some("root"))) {
+        if service.user.as_ref().and_then(Parsed::ok_ref).is_some_and(|u| u.user == Some(Identity::Name("root".into()))) {
             forbidden(report, path.key("user"), "it runs as root");
         }
         context.allow_privilege_escalation = Some(false);

@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
 use crate::compose::dotenv;
-use crate::compose::model::{Parsed, PullPolicy, Service};
+use crate::compose::model::{Parsed, PullPolicy, Service, User};
 use crate::compose::units::{self, PortMapping, Protocol};
 use crate::compose::value::ComposeText;
 use crate::translate::context::ServiceContext;
@@ -247,39 +247,26 @@ fn security_context(input: &ContainerInput, report: &mut Report) -> Option<Secur
         context.capabilities.get_or_insert_with(Capabilities::default).drop = Some(service.cap_drop.iter().map(|c| kubernetes_capability(c)).collect());
     }
     context.read_only_root_filesystem = flag(&service.read_only);
-    if let Some(user) = &service.user {
-        set_user(&mut context, user.0.trim(), &path.key("user"), report);
+    if let Some(user) = service.user.as_ref().and_then(Parsed::ok_ref) {
+        set_user(&mut context, user, &path.key("user"), report);
     }
     security::security_options(&mut context, service, path, policy, report);
     (context != SecurityContext::default()).then_some(context)
 }
 
 /// `user: uid[:gid]`. Names cannot be resolved outside the image, so the image's user
-/// applies then; an empty part (an unset `${PUID}`) means "not set", as in Docker.
-fn set_user(context: &mut SecurityContext, user: &str, path: &Path, report: &mut Report) {
-    let (uid, gid) = user.split_once(':').map_or((user, ""), |(uid, gid)| (uid.trim(), gid.trim()));
-    let id = |text: &str, report: &mut Report| -> Option<i64> {
-        match text.parse::<i64>() {
-            Ok(id) if (0..=i64::from(u32::MAX)).contains(&id) => Some(id),
-            Ok(_) => {
-                report.error(Diagnostic::new(path.clone(), format!("`{text}` is not a user or group id")).with_hint("ids are 0 to 4294967295"));
-                None
-            }
-            Err(_) => None,
-        }
-    };
-    if uid.is_empty() && gid.is_empty() {
+/// applies then.
+fn set_user(context: &mut SecurityContext, user: &User, path: &Path, report: &mut Report) {
+    if user.user.is_none() && user.group.is_none() {
         report.warn(path, "user is empty (are its variables unset?); the image's user applies");
         return;
     }
-    let (numeric_uid, numeric_gid) = (id(uid, report), id(gid, report));
-    let named: Vec<&str> = [uid, gid].into_iter().filter(|part| !part.is_empty() && part.parse::<i64>().is_err()).collect();
-    if !named.is_empty() {
-        report.warn(path, format!("`{}` names a user or group; Kubernetes needs numeric ids (uid[:gid]), so the image's user applies", named.join(":")));
+    let Some((uid, gid)) = user.ids() else {
+        report.warn(path, format!("`{}` names a user or group; Kubernetes needs numeric ids (uid[:gid]), so the image's user applies", user.names().join(":")));
         return;
-    }
-    context.run_as_user = numeric_uid;
-    context.run_as_group = numeric_gid;
+    };
+    context.run_as_user = uid.map(i64::from);
+    context.run_as_group = gid.map(i64::from);
 }
 
 fn pull_policy(service: &Service, path: &Path, report: &mut Report) -> Option<String> {

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{
 };
 
 use crate::compose::diagnostic::{Diagnostic, Path, Report};
-use crate::compose::model::{Hook, Parsed, Service};
+use crate::compose::model::{Hook, Identity, Parsed, Service};
 use crate::policy::Policy;
 
 /// Kubernetes' safe sysctls: namespaced, isolated per pod, allowed by every kubelet.
@@ -70,9 +70,13 @@ pub fn pod_security(spec: &mut PodSpec, service: &Service, path: &Path, policy: 
     }
     let mut groups = Vec::new();
     for (index, group) in service.group_add.iter().enumerate() {
-        match group.0.trim().parse::<i64>() {
-            Ok(gid) if gid >= 0 => groups.push(gid),
-            _ => report.warn(&path.key("group_add").key(index), format!("`{}` is a group name; Kubernetes needs numeric group ids; ignored", group.0)),
+        match group.ok() {
+            Some(Identity::Id(gid)) => groups.push(i64::from(gid)),
+            Some(Identity::Name(name)) => {
+                report.warn(&path.key("group_add").key(index), format!("`{name}` is a group name; Kubernetes needs numeric group ids; ignored"))
+            }
+            // An id out of range is refused by validation.
+            None => {}
         }
     }
     let context = spec.security_context.get_or_insert_with(PodSecurityContext::default);
